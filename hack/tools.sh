@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Builds the pinned upstream binaries from the Go module proxy into a cache outside the clone.
+#
+#   hack/tools.sh [component...]   build what is missing (default: all) and print the bin dirs
+#   hack/tools.sh --path C         print the bin dir of component C (no build)
+#
+# Components: kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity.
+# Each component gets its own throwaway module under $BACKUPPVC_CACHE/modules, because the
+# upstream modules pin incompatible k8s.io/* versions and some carry replace directives
+# (which `go install mod@version` refuses).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${BACKUPPVC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backuppvc-conformance}
+export GOFLAGS=-mod=mod
+
+all=(kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity)
+
+version_of() {
+  case "$1" in
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    csi-provisioner) echo "$EXTERNAL_PROVISIONER_VERSION" ;;
+    csi-snapshotter) echo "$EXTERNAL_SNAPSHOTTER_VERSION" ;;
+    csi-sanity) echo "$CSI_TEST_VERSION" ;;
+    *) echo "tools: unknown component $1 (known: ${all[*]})" >&2; return 1 ;;
+  esac
+}
+
+bindir() { echo "$cache/bin/$1-$(version_of "$1")"; }
+
+# new_module DIR: an empty module to require upstream modules from.
+new_module() {
+  rm -rf "$1" && mkdir -p "$1"
+  (cd "$1" && go mod init backuppvc-tools >/dev/null 2>&1 && printf 'package tools\n' >tools.go)
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION mod="$1" out="$2" minor major
+  major=$(echo "$v" | cut -d. -f1 | tr -d v); minor=$(echo "$v" | cut -d. -f2)
+  (cd "$mod" && go mod edit -require "k8s.io/kubernetes@$v")
+  local kdir
+  kdir=$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  # Every staging module k8s.io/kubernetes replaces locally comes from the proxy at v0.<minor>.<patch>.
+  local staging
+  staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$kdir/go.mod" | grep -v -e sample-cli-plugin -e sample-controller)
+  for m in $staging; do
+    (cd "$mod" && go mod edit -replace "$m=$m@v0.${v#v1.}")
+  done
+  local pkgs=(cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl)
+  local flags="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor"
+  flags="$flags -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitMajor=$major -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  local versioned=("${pkgs[@]/#/k8s.io/kubernetes/}")
+  (cd "$mod" && go get "${versioned[@]/%/@$v}" >/dev/null && go build -ldflags "$flags" -o "$out/" "${pkgs[@]/#/k8s.io/kubernetes/}")
+}
+
+build_etcd() {
+  local v=$ETCD_VERSION mod="$1" out="$2"
+  (cd "$mod" && go get "go.etcd.io/etcd/server/v3@$v" "go.etcd.io/etcd/etcdctl/v3@$v" "go.etcd.io/etcd/api/v3@$v" \
+      "go.etcd.io/etcd/client/v3@$v" "go.etcd.io/etcd/client/pkg/v3@$v" "go.etcd.io/etcd/pkg/v3@$v" >/dev/null 2>&1 &&
+    go build -o "$out/etcd" go.etcd.io/etcd/server/v3 && go build -o "$out/etcdctl" go.etcd.io/etcd/etcdctl/v3)
+}
+
+build_kwok() {
+  local v=$KWOK_VERSION mod="$1" out="$2"
+  local flags="-X sigs.k8s.io/kwok/pkg/consts.Version=$v"
+  (cd "$mod" && go get "sigs.k8s.io/kwok@$v" >/dev/null 2>&1 && go mod tidy >/dev/null 2>&1 || true)
+  (cd "$mod" && go get "sigs.k8s.io/kwok/cmd/kwok@$v" "sigs.k8s.io/kwok/cmd/kwokctl@$v" >/dev/null 2>&1 &&
+    go build -ldflags "$flags" -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl)
+}
+
+build_csi_provisioner() {
+  local v=$EXTERNAL_PROVISIONER_VERSION mod="$1" out="$2"
+  local m=github.com/kubernetes-csi/external-provisioner/v6
+  copy_replaces "$mod" "$m" "$v"
+  (cd "$mod" && go get "$m/cmd/csi-provisioner@$v" >/dev/null && go build -ldflags "-X main.version=$v" -o "$out/" "$m/cmd/csi-provisioner")
+}
+
+build_csi_snapshotter() {
+  local v=$EXTERNAL_SNAPSHOTTER_VERSION mod="$1" out="$2"
+  local m=github.com/kubernetes-csi/external-snapshotter/v8
+  copy_replaces "$mod" "$m" "$v"
+  (cd "$mod" && go mod edit -dropreplace github.com/kubernetes-csi/external-snapshotter/client/v8 \
+      -require "github.com/kubernetes-csi/external-snapshotter/client/v8@$v" &&
+    go get "$m/cmd/csi-snapshotter@$v" "$m/cmd/snapshot-controller@$v" >/dev/null &&
+    go build -ldflags "-X main.version=$v" -o "$out/" "$m/cmd/csi-snapshotter" "$m/cmd/snapshot-controller")
+}
+
+build_csi_sanity() {
+  local v=$CSI_TEST_VERSION mod="$1" out="$2"
+  local m=github.com/kubernetes-csi/csi-test/v5
+  copy_replaces "$mod" "$m" "$v"
+  (cd "$mod" && go get "$m/cmd/csi-sanity@$v" >/dev/null && go build -ldflags "-X main.VERSION=$v" -o "$out/" "$m/cmd/csi-sanity")
+}
+
+# copy_replaces MOD UPSTREAM VERSION: carry the upstream module's non-local replace lines over.
+copy_replaces() {
+  local mod="$1" m="$2" v="$3" dir
+  (cd "$mod" && go mod edit -require "$m@$v")
+  dir=$(go mod download -json "$m@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  (cd "$mod" && go mod edit -json | true)
+  go mod edit -json "$dir/go.mod" | awk '
+    /"Replace": \[/ {inr=1} inr && /"Old":/ {getline p; sub(/.*"Path": "/,"",p); sub(/".*/,"",p); old=p}
+    inr && /"New":/ {getline p; sub(/.*"Path": "/,"",p); sub(/".*/,"",p); getline q; if (q ~ /"Version"/) {sub(/.*"Version": "/,"",q); sub(/".*/,"",q); print old "=" p "@" q} else if (p !~ /^\./) print old "=" p}' |
+    while read -r r; do (cd "$mod" && go mod edit -replace "$r"); done
+}
+
+build() {
+  local c=$1 out mod start
+  out=$(bindir "$c")
+  if [ -f "$out/.complete" ]; then
+    echo "tools: $c $(version_of "$c") cached in $out"
+    return 0
+  fi
+  mod="$cache/modules/$c-$(version_of "$c")"
+  start=$(date +%s)
+  echo "tools: building $c $(version_of "$c") (cold builds take minutes; log: $mod.log)"
+  new_module "$mod"
+  mkdir -p "$out"
+  if ! "build_${c//-/_}" "$mod" "$out" >"$mod.log" 2>&1; then
+    echo "tools: building $c $(version_of "$c") failed; last lines of $mod.log:" >&2
+    tail -20 "$mod.log" >&2
+    return 1
+  fi
+  touch "$out/.complete"
+  echo "tools: built $c $(version_of "$c") in $(( $(date +%s) - start ))s -> $out"
+}
+
+if [ "${1:-}" = "--path" ]; then
+  bindir "$2"
+  exit 0
+fi
+[ $# -gt 0 ] || set -- "${all[@]}"
+for c in "$@"; do version_of "$c" >/dev/null; done
+for c in "$@"; do build "$c"; done
