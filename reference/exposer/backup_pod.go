@@ -62,8 +62,8 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 				WhenUnsatisfiable: corev1.ScheduleAnyway,
 				LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{PodGroupLabel: PodGroupSnapshot}},
 			}},
-			OS:           &corev1.PodOS{Name: corev1.Linux},
-			Affinity:     nodeAffinity(affinity),
+			OS:       &corev1.PodOS{Name: corev1.Linux},
+			Affinity: nodeAffinity(affinity),
 			Containers: []corev1.Container{{
 				Name:            string(owner.UID),
 				Image:           p.Image,

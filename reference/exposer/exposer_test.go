@@ -13,9 +13,9 @@ import (
 	velerotypes "github.com/vmware-tanzu/velero/pkg/types"
 	"github.com/vmware-tanzu/velero/pkg/util/kube"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -111,14 +111,14 @@ func wantPod() *corev1.Pod {
 		Spec: corev1.PodSpec{
 			TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.ScheduleAnyway,
 				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"velero.io/exposer-pod-group": "snapshot-exposer"}}}},
-			OS:           &corev1.PodOS{Name: "linux"},
+			OS: &corev1.PodOS{Name: "linux"},
 			Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
 					{Key: "kubernetes.io/os", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"windows"}}}}}}}},
 			Containers: []corev1.Container{{
 				Name: duUID, Image: "data-mover:test", ImagePullPolicy: corev1.PullNever,
-				Command: []string{"/velero", "data-mover", "backup"},
-				Args:    []string{"--volume-path=/" + duUID, "--volume-mode=Filesystem", "--data-upload=" + duName, "--resource-timeout=10s"},
+				Command:      []string{"/velero", "data-mover", "backup"},
+				Args:         []string{"--volume-path=/" + duUID, "--volume-mode=Filesystem", "--data-upload=" + duName, "--resource-timeout=10s"},
 				VolumeMounts: []corev1.VolumeMount{{Name: duUID, MountPath: "/" + duUID}},
 			}},
 			TerminationGracePeriodSeconds: ptr.To(int64(0)),
