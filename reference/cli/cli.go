@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/backuppvc-conformance/harness/reference/config"
+	"github.com/backuppvc-conformance/harness/reference/server"
+)
+
+const usage = `usage: backuppvc-reference <command> [flags]
+
+commands:
+  run    run the reference DataUpload and Backup controllers against a cluster
+  lint   lint a node-agent config (a JSON document or a ConfigMap in YAML/JSON)
+
+"backuppvc-reference <command> -h" lists a command's flags.
+`
+
+// Main runs the command line and returns the exit code: 0 success, 1 failure (or lint errors),
+// 2 bad usage.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return run(args[1:], stderr)
+	case "lint":
+		return lint(args[1:], stdin, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "backuppvc-reference: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func run(args []string, stderr io.Writer) int {
+	o := server.DefaultOptions()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file; empty: in-cluster config")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "the Velero namespace")
+	fs.StringVar(&o.NodeAgentConfigMap, "node-agent-configmap", "", "node-agent ConfigMap in the Velero namespace (read once at start)")
+	fs.DurationVar(&o.PrepareTimeout, "data-mover-prepare-timeout", o.PrepareTimeout, "how long a DataUpload may stay Accepted before it fails")
+	fs.DurationVar(&o.PrepareCheckInterval, "prepare-check-interval", o.PrepareCheckInterval, "how often an Accepted DataUpload is checked")
+	fs.StringVar(&o.Image, "backup-pod-image", o.Image, "image of the backupPod (its /velero runs the data path)")
+	command := fs.String("backup-pod-command", "", "override the backupPod command (space separated)")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "DataUploads and Backups reconciled at once")
+	fs.StringVar(&o.NodeName, "node-name", envOr("NODE_NAME", o.NodeName), "recorded as the DataUpload's acceptedByNode")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `controller metrics address ("0" disables)`)
+	logFormat := fs.String("log-format", "json", "json or text")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *command != "" {
+		o.Command = strings.Fields(*command)
+	}
+	log, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "backuppvc-reference run: %v\n", err)
+		return 2
+	}
+	o.Log = log
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "backuppvc-reference run: kubeconfig %q: %v\n", *kubeconfig, err)
+		return 1
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := server.Run(ctx, cfg, o); err != nil {
+		log.Error(err, "exiting")
+		fmt.Fprintf(stderr, "backuppvc-reference run: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// newLogger returns a structured logger writing one line per entry.
+func newLogger(format string, w io.Writer) (logr.Logger, error) {
+	opts := funcr.Options{LogTimestamp: true, Verbosity: 0}
+	switch format {
+	case "json":
+		return funcr.NewJSON(func(obj string) { fmt.Fprintln(w, obj) }, opts), nil
+	case "text":
+		return funcr.New(func(prefix, args string) { fmt.Fprintln(w, prefix, args) }, opts), nil
+	}
+	return logr.Logger{}, fmt.Errorf("unknown log format %q (json or text)", format)
+}
+
+func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "-", "file to lint: a node-agent config JSON document or a ConfigMap (YAML or JSON); - for stdin")
+	output := fs.String("o", "text", "text or json")
+	failOn := fs.String("fail-on", "error", "exit 1 on findings of this severity or worse: error or warning")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *output != "text" && *output != "json" {
+		fmt.Fprintf(stderr, "backuppvc-reference lint: -o must be text or json, got %q\n", *output)
+		return 2
+	}
+	if *failOn != "error" && *failOn != "warning" {
+		fmt.Fprintf(stderr, "backuppvc-reference lint: --fail-on must be error or warning, got %q\n", *failOn)
+		return 2
+	}
+	var data []byte
+	var err error
+	if *file == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(*file)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "backuppvc-reference lint: %v\n", err)
+		return 1
+	}
+	findings := lintInput(data)
+	if *output == "json" {
+		if findings == nil {
+			findings = []config.Finding{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(findings)
+	} else {
+		for _, f := range findings {
+			fmt.Fprintln(stdout, f)
+		}
+		if len(findings) == 0 {
+			fmt.Fprintln(stdout, "no findings")
+		}
+	}
+	if config.HasErrors(findings) || (*failOn == "warning" && len(findings) > 0) {
+		return 1
+	}
+	return 0
+}
+
+// lintInput lints a ConfigMap when the input is one, else the input as the JSON document.
+func lintInput(data []byte) []config.Finding {
+	var probe struct {
+		Kind string `json:"kind"`
+	}
+	if yaml.Unmarshal(data, &probe) == nil && probe.Kind == "ConfigMap" {
+		cm := &corev1.ConfigMap{}
+		if err := yaml.UnmarshalStrict(data, cm); err != nil {
+			return []config.Finding{{Path: "ConfigMap", Severity: config.SeverityError, Message: "not a valid ConfigMap: " + err.Error()}}
+		}
+		return config.LintConfigMap(cm)
+	}
+	return config.Lint(data)
+}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLintCommand(t *testing.T) {
+	dir := t.TempDir()
+	cmFile := filepath.Join(dir, "cm.yaml")
+	if err := os.WriteFile(cmFile, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: node-agent, namespace: velero}\ndata:\n  c.json: '{\"backupPVC\":{\"gold\":{\"storageclass\":\"b\"}}}'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		wantOut  string
+	}{
+		{name: "clean document", args: []string{"lint"}, stdin: `{"backupPVC":{"gold":{"readOnly":true}}}`, wantOut: "no findings"},
+		{name: "A5 error exits 1", args: []string{"lint"}, stdin: `{"backupPVC":{"gold":{"readOnly":"yes"}}}`, wantCode: 1, wantOut: "error $.backupPVC.gold.readOnly"},
+		{name: "warnings exit 0", args: []string{"lint"}, stdin: `{"backupPVC":{"gold":{"readonly":true}}}`, wantOut: "warning $.backupPVC.gold.readonly"},
+		{name: "warnings fail with --fail-on warning", args: []string{"lint", "--fail-on", "warning"}, stdin: `{"backupPVC":{"gold":{"readonly":true}}}`, wantCode: 1},
+		{name: "ConfigMap file", args: []string{"lint", "-f", cmFile}, wantOut: `warning data["c.json"].backupPVC.gold.storageclass`},
+		{name: "missing file", args: []string{"lint", "-f", filepath.Join(dir, "nope")}, wantCode: 1},
+		{name: "bad output flag", args: []string{"lint", "-o", "xml"}, wantCode: 2},
+		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2},
+		{name: "no command", args: nil, wantCode: 2},
+		{name: "run with bad log format", args: []string{"run", "--log-format", "xml"}, wantCode: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(tc.args, strings.NewReader(tc.stdin), &out, &errOut)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tc.wantCode, out.String(), errOut.String())
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Fatalf("stdout %q lacks %q", out.String(), tc.wantOut)
+			}
+		})
+	}
+}
+
+func TestLintCommandJSON(t *testing.T) {
+	var out bytes.Buffer
+	Main([]string{"lint", "-o", "json"}, strings.NewReader(`{"backupPVC":{"g":{"spcNoRelabeling":true}}}`), &out, &bytes.Buffer{})
+	var findings []map[string]string
+	if err := json.Unmarshal(out.Bytes(), &findings); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(findings) != 1 || findings[0]["path"] != "$.backupPVC.g.spcNoRelabeling" || findings[0]["severity"] != "warning" {
+		t.Fatalf("findings %v", findings)
+	}
+}

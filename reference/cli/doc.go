@@ -1,0 +1,2 @@
+// Package cli is the backuppvc-reference command line: flags, subcommands, exit codes.
+package cli

@@ -1,0 +1,312 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/backuppvc-conformance/harness/reference/config"
+	"github.com/backuppvc-conformance/harness/reference/exposer"
+)
+
+const (
+	// ExposeOnGoingLabel marks a DataUpload between accept and the start of its data path (D2).
+	ExposeOnGoingLabel = "velero.io/expose-on-going"
+	// DataUploadFinalizer makes deleting a DataUpload cancel it and clean up first.
+	DataUploadFinalizer = "velero.io/data-upload-download-finalizer"
+
+	// MessagePrepareTimeout is the DataUpload's message when the prepare timeout fires (D5).
+	MessagePrepareTimeout = "timeout on preparing data upload"
+)
+
+// DataUploadReconciler runs DataUploads of the CSI snapshot type through expose, prepare, the data
+// path (the backupPod's run) and cleanup.
+type DataUploadReconciler struct {
+	// Client reads and writes DataUploads and backupPods (cached, in Namespace).
+	Client ctrl.Client
+	// Reader reads the source PVC and PV (uncached: they live in other namespaces).
+	Reader   ctrl.Reader
+	Exposer  *exposer.Exposer
+	Config   *config.NodeAgentConfigs
+	Clock    clock.PassiveClock
+	Log      logr.Logger
+	NodeName string
+	// PrepareTimeout: from acceptedTimestamp to Prepared (D4, Velero's --data-mover-prepare-timeout).
+	PrepareTimeout time.Duration
+	// PrepareCheckInterval: how often an Accepted DataUpload is looked at (Velero: about a minute).
+	PrepareCheckInterval time.Duration
+	Image                string
+	Command              []string
+}
+
+func owner(du *velerov2alpha1.DataUpload) corev1.ObjectReference {
+	return corev1.ObjectReference{
+		APIVersion: velerov2alpha1.SchemeGroupVersion.String(), Kind: "DataUpload",
+		Namespace: du.Namespace, Name: du.Name, UID: du.UID,
+	}
+}
+
+func finalPhase(p velerov2alpha1.DataUploadPhase) bool {
+	return p == velerov2alpha1.DataUploadPhaseCompleted || p == velerov2alpha1.DataUploadPhaseFailed || p == velerov2alpha1.DataUploadPhaseCanceled
+}
+
+// Reconcile moves one DataUpload one step.
+func (r *DataUploadReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	log := r.Log.WithValues("dataupload", req.NamespacedName)
+	du := &velerov2alpha1.DataUpload{}
+	if err := r.Client.Get(ctx, req.NamespacedName, du); err != nil {
+		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+	}
+	if du.Spec.DataMover != "" && du.Spec.DataMover != "velero" {
+		return reconcile.Result{}, nil // another data mover's: not ours to touch
+	}
+
+	if finalPhase(du.Status.Phase) {
+		if controllerutil.RemoveFinalizer(du, DataUploadFinalizer) {
+			return reconcile.Result{}, r.Client.Update(ctx, du)
+		}
+		return reconcile.Result{}, nil
+	}
+	if controllerutil.AddFinalizer(du, DataUploadFinalizer) {
+		return reconcile.Result{}, r.Client.Update(ctx, du)
+	}
+	if !du.DeletionTimestamp.IsZero() && !du.Spec.Cancel {
+		du.Spec.Cancel = true
+		du.Status.Message = "Cancel dataupload because it is being deleted"
+		return reconcile.Result{}, r.Client.Update(ctx, du)
+	}
+
+	if du.Spec.SnapshotType != velerov2alpha1.SnapshotTypeCSI {
+		return r.fail(ctx, du, fmt.Errorf("%s type of snapshot exposer is not exist", du.Spec.SnapshotType), "not exist type of exposer", log)
+	}
+
+	switch du.Status.Phase {
+	case "", velerov2alpha1.DataUploadPhaseNew:
+		return r.accept(ctx, du, log)
+	case velerov2alpha1.DataUploadPhaseAccepted:
+		return r.prepare(ctx, du, log)
+	case velerov2alpha1.DataUploadPhasePrepared:
+		if du.Spec.Cancel {
+			return r.cancel(ctx, du, "", log)
+		}
+		// Velero starts its data path here; in the reference the backupPod's run is the data path.
+		du.Status.Phase = velerov2alpha1.DataUploadPhaseInProgress
+		du.Status.StartTimestamp = r.now()
+		delete(du.Labels, ExposeOnGoingLabel)
+		return reconcile.Result{}, r.update(ctx, du)
+	case velerov2alpha1.DataUploadPhaseInProgress, velerov2alpha1.DataUploadPhaseCanceling:
+		return r.progress(ctx, du, log)
+	}
+	return reconcile.Result{}, nil
+}
+
+// accept takes the DataUpload (D2) and exposes its snapshot; an expose error ends it in Failed.
+func (r *DataUploadReconciler) accept(ctx context.Context, du *velerov2alpha1.DataUpload, log logr.Logger) (reconcile.Result, error) {
+	if du.Spec.Cancel {
+		return r.cancel(ctx, du, "", log)
+	}
+	du.Status.Phase = velerov2alpha1.DataUploadPhaseAccepted
+	du.Status.AcceptedByNode = r.NodeName
+	du.Status.AcceptedTimestamp = r.now()
+	if du.Labels == nil {
+		du.Labels = map[string]string{}
+	}
+	du.Labels[ExposeOnGoingLabel] = "true"
+	// Update, not patch: a conflict means someone else moved it first, and we must not expose twice.
+	if err := r.Client.Update(ctx, du); err != nil {
+		if apierrors.IsConflict(err) {
+			return reconcile.Result{Requeue: true}, nil
+		}
+		return reconcile.Result{}, fmt.Errorf("dataupload: accept %s: %w", du.Name, err)
+	}
+	log.Info("Data upload is accepted")
+
+	params, err := r.exposeParams(ctx, du)
+	if err != nil {
+		return r.fail(ctx, du, err, "failed to set exposer parameters", log)
+	}
+	if err := r.Exposer.Expose(ctx, owner(du), params); err != nil {
+		return r.fail(ctx, du, err, "error exposing snapshot", log)
+	}
+	log.Info("Snapshot is exposed")
+	return reconcile.Result{RequeueAfter: r.PrepareCheckInterval}, nil
+}
+
+func (r *DataUploadReconciler) exposeParams(ctx context.Context, du *velerov2alpha1.DataUpload) (exposer.Params, error) {
+	if du.Spec.CSISnapshot == nil {
+		return exposer.Params{}, fmt.Errorf("dataupload has no csiSnapshot spec")
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := r.Reader.Get(ctx, ctrl.ObjectKey{Namespace: du.Spec.SourceNamespace, Name: du.Spec.SourcePVC}, pvc); err != nil {
+		return exposer.Params{}, fmt.Errorf("failed to get PVC %s/%s: %w", du.Spec.SourceNamespace, du.Spec.SourcePVC, err)
+	}
+	pv := &corev1.PersistentVolume{}
+	if err := r.Reader.Get(ctx, ctrl.ObjectKey{Name: pvc.Spec.VolumeName}, pv); err != nil {
+		return exposer.Params{}, fmt.Errorf("failed to get source PV %s: %w", pvc.Spec.VolumeName, err)
+	}
+	mode := corev1.PersistentVolumeFilesystem
+	if pvc.Spec.VolumeMode != nil {
+		mode = *pvc.Spec.VolumeMode
+	}
+	labels := map[string]string{velerov1.DataUploadLabel: du.Name}
+	for k, v := range r.Config.PodLabels {
+		labels[k] = v
+	}
+	return exposer.Params{
+		SnapshotName:      du.Spec.CSISnapshot.VolumeSnapshot,
+		SourceNamespace:   du.Spec.SourceNamespace,
+		SourcePVCName:     pvc.Name,
+		SourcePVName:      pv.Name,
+		StorageClass:      du.Spec.CSISnapshot.StorageClass,
+		VolumeMode:        mode,
+		VolumeSize:        pvc.Spec.Resources.Requests[corev1.ResourceStorage],
+		PodLabels:         labels,
+		PodAnnotations:    r.Config.PodAnnotations,
+		Image:             r.Image,
+		Command:           r.Command,
+		PriorityClassName: r.Config.PriorityClassName,
+		OperationTimeout:  du.Spec.OperationTimeout.Duration,
+		ExposeTimeout:     r.PrepareTimeout,
+		BackupPVCConfig:   r.Config.BackupPVCConfig,
+		LoadAffinity:      r.Config.LoadAffinity,
+	}, nil
+}
+
+// prepare watches an Accepted DataUpload: Prepared once the backupPod runs, Canceled when the pod
+// can never run (D3), Failed when the prepare timeout passes (D4, D5).
+func (r *DataUploadReconciler) prepare(ctx context.Context, du *velerov2alpha1.DataUpload, log logr.Logger) (reconcile.Result, error) {
+	if du.Spec.Cancel {
+		return r.cancel(ctx, du, du.Status.Message, log)
+	}
+	if err := r.Exposer.PeekExposed(ctx, owner(du)); err != nil {
+		r.logDiagnosis(ctx, du, log)
+		return r.cancel(ctx, du, fmt.Sprintf("found a du %s/%s with expose error: %s. mark it as cancel", du.Namespace, du.Name, err), log)
+	}
+	exposed, err := r.Exposer.GetExposed(ctx, owner(du))
+	if err != nil {
+		log.Error(err, "backup pod runs but the expose is not complete")
+	}
+	if exposed != nil {
+		du.Status.Phase = velerov2alpha1.DataUploadPhasePrepared
+		du.Status.Node = exposed.Pod.Spec.NodeName
+		return reconcile.Result{}, r.update(ctx, du)
+	}
+	if du.Status.AcceptedTimestamp == nil {
+		return reconcile.Result{RequeueAfter: r.PrepareCheckInterval}, nil
+	}
+	left := r.PrepareTimeout - r.Clock.Since(du.Status.AcceptedTimestamp.Time)
+	if left > 0 {
+		return reconcile.Result{RequeueAfter: min(left, r.PrepareCheckInterval)}, nil
+	}
+	log.Info("Timeout happened for preparing dataupload")
+	du.Status.Phase = velerov2alpha1.DataUploadPhaseFailed
+	du.Status.Message = MessagePrepareTimeout
+	delete(du.Labels, ExposeOnGoingLabel)
+	if err := r.Client.Update(ctx, du); err != nil {
+		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+	}
+	r.logDiagnosis(ctx, du, log)
+	r.cleanUp(ctx, du)
+	log.Info("Dataupload has been cleaned up")
+	return reconcile.Result{}, nil
+}
+
+// progress follows the data path: the backupPod's outcome is the DataUpload's.
+func (r *DataUploadReconciler) progress(ctx context.Context, du *velerov2alpha1.DataUpload, log logr.Logger) (reconcile.Result, error) {
+	if du.Spec.Cancel {
+		return r.cancel(ctx, du, "", log)
+	}
+	pod := &corev1.Pod{}
+	err := r.Client.Get(ctx, ctrl.ObjectKey{Namespace: du.Namespace, Name: du.Name}, pod)
+	switch {
+	case apierrors.IsNotFound(err):
+		return r.fail(ctx, du, fmt.Errorf("backup pod %s/%s is gone", du.Namespace, du.Name), "data path backup failed", log)
+	case err != nil:
+		return reconcile.Result{}, err
+	case pod.Status.Phase == corev1.PodSucceeded:
+		du.Status.Phase = velerov2alpha1.DataUploadPhaseCompleted
+		du.Status.Path = "/" + du.Spec.SourceNamespace + "/" + du.Spec.SourcePVC
+		du.Status.SnapshotID = strings.TrimSpace(exposer.TerminationMessage(pod))
+		du.Status.CompletionTimestamp = r.now()
+		delete(du.Labels, ExposeOnGoingLabel)
+		if err := r.update(ctx, du); err != nil {
+			return reconcile.Result{}, err
+		}
+		log.Info("Data upload completed")
+		r.cleanUp(ctx, du)
+		return reconcile.Result{}, nil
+	case pod.Status.Phase == corev1.PodFailed:
+		return r.fail(ctx, du, fmt.Errorf("backup pod %s/%s failed: %s", pod.Namespace, pod.Name, exposer.TerminationMessage(pod)), "data path backup failed", log)
+	}
+	return reconcile.Result{}, nil // the pod watch brings us back
+}
+
+// fail cleans up and ends the DataUpload in Failed with "<msg>: <err>" (D2).
+func (r *DataUploadReconciler) fail(ctx context.Context, du *velerov2alpha1.DataUpload, cause error, msg string, log logr.Logger) (reconcile.Result, error) {
+	log.Error(cause, msg)
+	r.cleanUp(ctx, du)
+	du.Status.Phase = velerov2alpha1.DataUploadPhaseFailed
+	du.Status.Message = fmt.Sprintf("%s: %v", msg, cause)
+	if du.Status.StartTimestamp.IsZero() {
+		du.Status.StartTimestamp = r.now()
+	}
+	du.Status.CompletionTimestamp = r.now()
+	delete(du.Labels, ExposeOnGoingLabel)
+	return reconcile.Result{}, r.update(ctx, du)
+}
+
+// cancel ends the DataUpload in Canceled and cleans up (D3).
+func (r *DataUploadReconciler) cancel(ctx context.Context, du *velerov2alpha1.DataUpload, message string, log logr.Logger) (reconcile.Result, error) {
+	du.Status.Phase = velerov2alpha1.DataUploadPhaseCanceled
+	if du.Status.StartTimestamp.IsZero() {
+		du.Status.StartTimestamp = r.now()
+	}
+	du.Status.CompletionTimestamp = r.now()
+	if message != "" {
+		du.Status.Message = message
+	}
+	delete(du.Labels, ExposeOnGoingLabel)
+	if err := r.update(ctx, du); err != nil {
+		return reconcile.Result{}, err
+	}
+	log.Info("Data upload is canceled", "message", du.Status.Message)
+	r.cleanUp(ctx, du)
+	return reconcile.Result{}, nil
+}
+
+func (r *DataUploadReconciler) cleanUp(ctx context.Context, du *velerov2alpha1.DataUpload) {
+	vs := ""
+	if du.Spec.CSISnapshot != nil {
+		vs = du.Spec.CSISnapshot.VolumeSnapshot
+	}
+	r.Exposer.CleanUp(ctx, owner(du), vs, du.Spec.SourceNamespace)
+}
+
+func (r *DataUploadReconciler) logDiagnosis(ctx context.Context, du *velerov2alpha1.DataUpload, log logr.Logger) {
+	for _, line := range strings.Split(r.Exposer.Diagnose(ctx, owner(du)), "\n") {
+		log.Info("[Diagnose DU expose]" + line)
+	}
+}
+
+func (r *DataUploadReconciler) update(ctx context.Context, du *velerov2alpha1.DataUpload) error {
+	if err := r.Client.Update(ctx, du); err != nil {
+		return fmt.Errorf("dataupload: update %s: %w", du.Name, err)
+	}
+	return nil
+}
+
+func (r *DataUploadReconciler) now() *metav1.Time {
+	return &metav1.Time{Time: r.Clock.Now()}
+}
