@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/backuppvc-conformance/harness/reference/config"
@@ -77,6 +78,7 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	o.Log = log
+	ctrllog.SetLogger(log)
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		fmt.Fprintf(stderr, "backuppvc-reference run: kubeconfig %q: %v\n", *kubeconfig, err)

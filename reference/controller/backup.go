@@ -105,7 +105,7 @@ func (r *BackupReconciler) snapshotVolumes(ctx context.Context, b *velerov1.Back
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	pending := 0
+	pending, attempted := 0, 0
 	var errs, warnings []string
 	for i := range vols {
 		v := &vols[i]
@@ -119,7 +119,9 @@ func (r *BackupReconciler) snapshotVolumes(ctx context.Context, b *velerov1.Back
 				return reconcile.Result{}, err
 			}
 			v.problem = problem
-			if !done && problem == "" {
+			if done {
+				attempted++
+			} else if problem == "" {
 				pending++
 			}
 		}
@@ -139,11 +141,7 @@ func (r *BackupReconciler) snapshotVolumes(ctx context.Context, b *velerov1.Back
 	}
 	b.Status.Errors += len(errs)
 	b.Status.Warnings += len(warnings)
-	dus, err := r.dataUploads(ctx, b)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	b.Status.BackupItemOperationsAttempted = len(dus)
+	b.Status.BackupItemOperationsAttempted = attempted
 	b.Status.Phase = velerov1.BackupPhaseWaitingForPluginOperations
 	if b.Status.Errors > 0 {
 		b.Status.Phase = velerov1.BackupPhaseWaitingForPluginOperationsPartiallyFailed
@@ -352,6 +350,10 @@ func (r *BackupReconciler) waitOperations(ctx context.Context, b *velerov1.Backu
 	dus, err := r.dataUploads(ctx, b)
 	if err != nil {
 		return reconcile.Result{}, err
+	}
+	if len(dus) < b.Status.BackupItemOperationsAttempted {
+		// The cache has not seen every DataUpload this backup made yet: never finalize early.
+		return reconcile.Result{RequeueAfter: r.Poll}, nil
 	}
 	timeout := b.Spec.ItemOperationTimeout.Duration
 	if timeout == 0 {
