@@ -1,0 +1,85 @@
+package emulator
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// StorageClass parameters the emulator understands.
+const (
+	ParamReadOnlyFromSnapshot = "readOnlyFromSnapshot"
+	ParamCloneCostPerGiB      = "cloneCostPerGiB"
+	ParamReplicas             = "replicas"
+
+	// sidecarPrefix marks parameters the CSI sidecars add or pass through; they are not ours.
+	sidecarPrefix = "csi.storage.k8s.io/"
+)
+
+// ClassParams is a StorageClass's behaviour.
+type ClassParams struct {
+	ReadOnlyFromSnapshot bool
+	CloneCostPerGiB      time.Duration
+	Replicas             int
+}
+
+// DefaultParams: read-only from snapshot works, clones are free, one replica.
+func DefaultParams() ClassParams {
+	return ClassParams{ReadOnlyFromSnapshot: true, Replicas: 1}
+}
+
+// ParseParams reads CreateVolume parameters; an unknown or malformed one is InvalidArgument
+// naming it, so a typo in a StorageClass fails provisioning loudly instead of being ignored.
+func ParseParams(in map[string]string) (ClassParams, error) {
+	p := DefaultParams()
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := in[k]
+		switch {
+		case strings.HasPrefix(k, sidecarPrefix):
+		case k == ParamReadOnlyFromSnapshot:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want true or false", k, v)
+			}
+			p.ReadOnlyFromSnapshot = b
+		case k == ParamCloneCostPerGiB:
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want a non-negative duration such as 2s", k, v)
+			}
+			p.CloneCostPerGiB = d
+		case k == ParamReplicas:
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 16 {
+				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want an integer from 1 to 16", k, v)
+			}
+			p.Replicas = n
+		default:
+			return p, status.Errorf(codes.InvalidArgument, "unknown StorageClass parameter %q (known: %s, %s, %s)", k,
+				ParamReadOnlyFromSnapshot, ParamCloneCostPerGiB, ParamReplicas)
+		}
+	}
+	return p, nil
+}
+
+// cloneDuration is the time a writable clone of size bytes takes: the cost per started GiB.
+func (p ClassParams) cloneDuration(size int64) time.Duration {
+	gib := (size + gib - 1) / gib
+	return time.Duration(gib) * p.CloneCostPerGiB
+}
+
+const gib = 1 << 30
+
+func (p ClassParams) String() string {
+	return fmt.Sprintf("readOnlyFromSnapshot=%v cloneCostPerGiB=%v replicas=%d", p.ReadOnlyFromSnapshot, p.CloneCostPerGiB, p.Replicas)
+}

@@ -1,0 +1,170 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Volume is one emulated volume.
+type Volume struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	SizeBytes int64  `json:"sizeBytes"`
+	Replicas  int    `json:"replicas"`
+	Block     bool   `json:"block"`
+	// ReadOnly: created for MULTI_NODE_READER_ONLY; published read-only whatever the request says.
+	ReadOnly       bool   `json:"readOnly"`
+	SourceSnapshot string `json:"sourceSnapshot,omitempty"`
+	// SharesSnapshot: a read-only volume whose data is its source snapshot's (no copy was made).
+	SharesSnapshot bool              `json:"sharesSnapshot,omitempty"`
+	Parameters     map[string]string `json:"parameters,omitempty"`
+}
+
+// Snapshot is one emulated snapshot: a copy of its source volume's data.
+type Snapshot struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	SourceVolume string    `json:"sourceVolume"`
+	SizeBytes    int64     `json:"sizeBytes"`
+	Block        bool      `json:"block"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// state is what survives a restart: the metadata in state.json, the data beside it.
+type state struct {
+	Volumes   map[string]*Volume   `json:"volumes"`
+	Snapshots map[string]*Snapshot `json:"snapshots"`
+}
+
+type store struct {
+	dir string
+	st  state
+}
+
+func openStore(dir string) (*store, error) {
+	for _, sub := range []string{"volumes", "snapshots"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("emulator: state dir: %w", err)
+		}
+	}
+	s := &store{dir: dir, st: state{Volumes: map[string]*Volume{}, Snapshots: map[string]*Snapshot{}}}
+	data, err := os.ReadFile(s.metaPath())
+	switch {
+	case os.IsNotExist(err):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("emulator: read state: %w", err)
+	}
+	if err := json.Unmarshal(data, &s.st); err != nil {
+		return nil, fmt.Errorf("emulator: state %s is corrupt: %w", s.metaPath(), err)
+	}
+	if s.st.Volumes == nil {
+		s.st.Volumes = map[string]*Volume{}
+	}
+	if s.st.Snapshots == nil {
+		s.st.Snapshots = map[string]*Snapshot{}
+	}
+	return s, nil
+}
+
+func (s *store) metaPath() string { return filepath.Join(s.dir, "state.json") }
+
+// save writes the metadata atomically: a crash leaves the old or the new state, never half.
+func (s *store) save() error {
+	data, err := json.MarshalIndent(s.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.metaPath() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.metaPath())
+}
+
+func (s *store) volumePath(v *Volume) string {
+	if v.SharesSnapshot {
+		return s.snapshotPath(&Snapshot{ID: v.SourceSnapshot, Block: v.Block})
+	}
+	return dataPath(filepath.Join(s.dir, "volumes", v.ID), v.Block)
+}
+
+func (s *store) snapshotPath(sn *Snapshot) string {
+	return dataPath(filepath.Join(s.dir, "snapshots", sn.ID), sn.Block)
+}
+
+func dataPath(base string, block bool) string {
+	if block {
+		return base + ".img"
+	}
+	return base
+}
+
+// makeData creates an empty volume: a folder, or a sparse file of size bytes for Block.
+func makeData(path string, block bool, size int64) error {
+	if !block {
+		return os.MkdirAll(path, 0o755)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Truncate(size)
+}
+
+// copyData copies a volume's or snapshot's data: a folder tree, or a Block image.
+func copyData(src, dst string, block bool) error {
+	if block {
+		return copyFile(src, dst, 0o644)
+	}
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			return copyFile(path, target, info.Mode().Perm())
+		}
+		return nil // sockets, devices: not data
+	})
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
