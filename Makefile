@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 ARTIFACTS ?= $(CURDIR)/artifacts
 export BACKUPPVC_CACHE ?= $(HOME)/.cache/backuppvc-conformance
 
-.PHONY: all build test unit integration fuzz vet fmt-check tools e2e bench clean
+.PHONY: all build test unit fuzz vet fmt-check tools cluster-up cluster-down e2e bench clean
 
 all: build
 
@@ -36,6 +36,15 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+## cluster-up / cluster-down: the offline local lane for people (LANE_NAME, DRIVER)
+LANE_NAME ?= backuppvc
+DRIVER ?= emulator
+cluster-up: tools
+	$(GO) run ./suites/cmd/lane up --name $(LANE_NAME) --driver $(DRIVER) --artifacts $(ARTIFACTS)
+
+cluster-down:
+	$(GO) run ./suites/cmd/lane down --name $(LANE_NAME)
 
 ## e2e: the conformance suites on the offline local lane
 e2e:

@@ -1,0 +1,67 @@
+package local
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/backuppvc-conformance/harness/internal/modsrc"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+)
+
+// kwokStages are kwok's own default stages (read from the pinned kwok module, as kwokctl would
+// use them) plus ours from fixtures/kwok: kwokctl replaces its defaults once any stage is given.
+var kwokStages = []string{
+	"kustomize/stage/node/fast/node-initialize.yaml",
+	"kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+	"kustomize/stage/pod/fast/pod-ready.yaml",
+	"kustomize/stage/pod/fast/pod-complete.yaml",
+	"kustomize/stage/pod/fast/pod-delete.yaml",
+}
+
+// kwokctlConfig writes the kwokctl configuration: binary runtime, our pinned binaries, a
+// controller-manager that binds claims every second, and the stages.
+func kwokctlConfig(path string, bins map[string]string) error {
+	versions, err := toolchain.Versions()
+	if err != nil {
+		return err
+	}
+	kwokDir, err := modsrc.Dir("sigs.k8s.io/kwok@" + versions["KWOK_VERSION"])
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  kubeApiserverBinary: %s
+  kubeControllerManagerBinary: %s
+  kubeSchedulerBinary: %s
+  kubectlBinary: %s
+  kwokControllerBinary: %s
+  etcdBinary: %s
+  etcdctlBinary: %s
+componentsPatches:
+- name: kube-controller-manager
+  extraArgs:
+  - key: pvclaimbinder-sync-period
+    value: 1s
+`, bins["kube-apiserver"], bins["kube-controller-manager"], bins["kube-scheduler"], bins["kubectl"], bins["kwok"], bins["etcd"], bins["etcdctl"])
+	stages := make([]string, 0, len(kwokStages)+1)
+	for _, s := range kwokStages {
+		stages = append(stages, filepath.Join(kwokDir, s))
+	}
+	stages = append(stages, filepath.Join(toolchain.RepoRoot(), "fixtures", "kwok", "backup-pod-complete.yaml"))
+	for _, s := range stages {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			return fmt.Errorf("kwok stage: %w", err)
+		}
+		b.WriteString("---\n")
+		b.Write(bytes.TrimSpace(data))
+		b.WriteString("\n")
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}

@@ -1,0 +1,438 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/suites/lane"
+)
+
+// Options configures a local lane.
+type Options struct {
+	// Name distinguishes lanes running side by side (default "backuppvc").
+	Name    string
+	Profile *profile.Profile
+	// ArtifactsDir receives the components' logs under lanes/<name>/logs (kept after Down).
+	ArtifactsDir string
+	// Nodes is how many fake nodes kwok simulates (default 2).
+	Nodes int
+	Log   logr.Logger
+}
+
+// Lane is a running local lane.
+type Lane struct {
+	opts     Options
+	work     string
+	logDir   string
+	kubecfg  string
+	cfg      *rest.Config
+	st       *state
+	versions map[string]string
+}
+
+var _ lane.Lane = (*Lane)(nil)
+
+// workDir is where a lane named name keeps its state, sockets and kwokctl's files; Down removes it.
+func workDir(name string) string {
+	return filepath.Join(os.TempDir(), "backuppvc-lanes", name)
+}
+
+func (o *Options) defaults() {
+	if o.Name == "" {
+		o.Name = "backuppvc"
+	}
+	if o.Nodes == 0 {
+		o.Nodes = 2
+	}
+	if o.ArtifactsDir == "" {
+		o.ArtifactsDir = filepath.Join(toolchain.RepoRoot(), "artifacts")
+	}
+	if o.Log.GetSink() == nil {
+		o.Log = logr.Discard()
+	}
+}
+
+// binaries the lane runs, by component.
+var binaries = [][2]string{
+	{"kubernetes", "kube-apiserver"}, {"kubernetes", "kube-controller-manager"}, {"kubernetes", "kube-scheduler"},
+	{"kubernetes", "kubectl"}, {"etcd", "etcd"}, {"etcd", "etcdctl"}, {"kwok", "kwok"}, {"kwok", "kwokctl"},
+	{"csi-provisioner", "csi-provisioner"}, {"csi-snapshotter", "csi-snapshotter"}, {"csi-snapshotter", "snapshot-controller"},
+}
+
+// Up brings a lane up and returns it ready for the suites; on any error everything it started is
+// stopped again. A lane of the same name left by a crashed run is taken down first.
+func Up(ctx context.Context, o Options) (l *Lane, err error) {
+	o.defaults()
+	if o.Profile == nil || o.Profile.Local == nil {
+		return nil, fmt.Errorf("local lane: profile has no local section: it cannot run on the local lane")
+	}
+	if err := Down(ctx, o.Name, o.Log); err != nil {
+		return nil, fmt.Errorf("local lane %s: a previous lane of that name could not be taken down: %w", o.Name, err)
+	}
+	bins := map[string]string{}
+	for _, b := range binaries {
+		p, err := toolchain.Binary(b[0], b[1])
+		if err != nil {
+			return nil, fmt.Errorf("local lane: %w", err)
+		}
+		bins[b[1]] = p
+	}
+	l = &Lane{opts: o, work: workDir(o.Name), logDir: filepath.Join(o.ArtifactsDir, "lanes", o.Name, "logs"), st: &state{Name: o.Name}}
+	for _, d := range []string{l.work, l.logDir, filepath.Join(l.work, "bin"), filepath.Join(l.work, "csi")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("local lane: %w", err)
+		}
+	}
+	l.st.LogDir = l.logDir
+	if err := l.st.write(filepath.Join(l.work, "state.json")); err != nil {
+		return nil, fmt.Errorf("local lane: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if derr := l.Down(context.Background()); derr != nil {
+				err = errors.Join(err, fmt.Errorf("and tearing down after it: %w", derr))
+			}
+			l = nil
+		}
+	}()
+
+	start := time.Now()
+	driverBin := filepath.Join(l.work, "bin", "csi-driver")
+	if err := l.run(ctx, "build driver", "go", "build", "-o", driverBin, o.Profile.Local.Package); err != nil {
+		return l, err
+	}
+	if err := l.kwokctlUp(ctx, bins); err != nil {
+		return l, err
+	}
+	o.Log.Info("control plane up", "took", time.Since(start).Round(time.Millisecond).String())
+	c, err := client.New(l.cfg, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return l, fmt.Errorf("local lane: client: %w", err)
+	}
+	if err := waitDefaultServiceAccount(ctx, c); err != nil {
+		return l, err
+	}
+	if err := lane.InstallCRDs(l.cfg); err != nil {
+		return l, err
+	}
+	if err := createNodes(ctx, c, o.Nodes); err != nil {
+		return l, err
+	}
+	drivers := append([]string{o.Profile.Driver}, o.Profile.Local.ExtraDrivers...)
+	if err := l.startStorage(bins, driverBin, drivers); err != nil {
+		return l, err
+	}
+	if _, err := lane.Prepare(ctx, c, o.Profile, drivers); err != nil {
+		return l, err
+	}
+	l.versions = l.componentVersions(drivers)
+	o.Log.Info("local lane ready", "name", o.Name, "kubeconfig", l.kubecfg, "took", time.Since(start).Round(time.Millisecond).String())
+	return l, nil
+}
+
+// run runs a short command at the repository root, its output in the lane log folder.
+func (l *Lane) run(ctx context.Context, what string, args ...string) error {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = toolchain.RepoRoot()
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+filepath.Join(l.work, "kwok"))
+	logPath := filepath.Join(l.logDir, strings.ReplaceAll(what, " ", "-")+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("local lane: %s failed (%v): see %s:\n%s", what, err, logPath, tailFile(logPath, 15))
+	}
+	return nil
+}
+
+func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
+	conf := filepath.Join(l.work, "kwokctl.yaml")
+	if err := kwokctlConfig(conf, bins); err != nil {
+		return fmt.Errorf("local lane: kwokctl config: %w", err)
+	}
+	// kwokctl picks its ports from a fixed range when it starts: two lanes created at the same
+	// moment would pick the same ones, so creations take turns.
+	unlock, err := lockFile(filepath.Join(filepath.Dir(l.work), ".kwokctl-create.lock"))
+	if err != nil {
+		return fmt.Errorf("local lane: %w", err)
+	}
+	err = l.run(ctx, "kwokctl create", bins["kwokctl"], "create", "cluster", "--name", l.opts.Name, "--config", conf,
+		"--kubeconfig", filepath.Join(l.work, "kubeconfig.ignored"), "--timeout", "2m", "--wait", "1m")
+	unlock()
+	if err != nil {
+		return err
+	}
+	l.kubecfg = filepath.Join(l.work, "kwok", "clusters", l.opts.Name, "kubeconfig.yaml")
+	cfg, err := clientcmd.BuildConfigFromFlags("", l.kubecfg)
+	if err != nil {
+		return fmt.Errorf("local lane: kubeconfig %s: %w", l.kubecfg, err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	l.cfg = cfg
+	return nil
+}
+
+// waitDefaultServiceAccount: kwokctl reports ready before the default ServiceAccount exists, and
+// pods cannot be created without it.
+func waitDefaultServiceAccount(ctx context.Context, c client.Client) error {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "default"}, &corev1.ServiceAccount{}) == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("local lane: the default ServiceAccount did not appear within a minute (is kube-controller-manager running?)")
+	}
+	return nil
+}
+
+// createNodes adds fake nodes kwok manages.
+func createNodes(ctx context.Context, c client.Client, n int) error {
+	for i := range n {
+		name := fmt.Sprintf("kwok-node-%d", i)
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+			Labels: map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+				"type": "kwok", lane.ManagedByLabel: lane.ManagedByValue}}}
+		if err := c.Create(ctx, node); err != nil {
+			return fmt.Errorf("local lane: node %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// startStorage starts snapshot-controller, then per driver the driver, its csi-provisioner and
+// csi-snapshotter, and checks that each survives its start.
+func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []string) error {
+	kc := "--kubeconfig=" + l.kubecfg
+	if err := l.spawn("snapshot-controller", []string{bins["snapshot-controller"], kc, "--v=2", "--retry-interval-max=5s",
+		"--feature-gates=CSIVolumeGroupSnapshot=false"}, nil); err != nil {
+		return err
+	}
+	for i, d := range drivers {
+		suffix := ""
+		if i > 0 {
+			suffix = "-" + strings.SplitN(d, ".", 2)[0]
+		}
+		sock := filepath.Join(l.work, "csi", d+".sock")
+		args := append([]string{driverBin, "--endpoint=unix://" + sock, "--driver-name=" + d,
+			"--state-dir=" + filepath.Join(l.work, "driver-state", d), "--node-id=kwok-node-0"}, l.opts.Profile.Local.Args...)
+		if err := l.spawn("csi-driver"+suffix, args, nil); err != nil {
+			return err
+		}
+		if err := waitSocket(sock, l.st.Processes[len(l.st.Processes)-1], 20*time.Second); err != nil {
+			return l.died("csi-driver"+suffix, err)
+		}
+		addr := "--csi-address=" + sock
+		if err := l.spawn("csi-provisioner"+suffix, []string{bins["csi-provisioner"], kc, addr, "--v=2", "--timeout=5m",
+			"--extra-create-metadata", "--controller-publish-readonly", "--retry-interval-start=500ms", "--retry-interval-max=5s"}, nil); err != nil {
+			return err
+		}
+		if err := l.spawn("csi-snapshotter"+suffix, []string{bins["csi-snapshotter"], kc, addr, "--v=2", "--timeout=5m",
+			"--retry-interval-max=5s"}, nil); err != nil {
+			return err
+		}
+	}
+	// A component with a bad flag or no socket dies within its first second.
+	time.Sleep(time.Second)
+	for _, p := range l.st.Processes {
+		if !p.alive() {
+			return l.died(p.Name, errors.New("exited during start-up"))
+		}
+	}
+	return nil
+}
+
+func (l *Lane) spawn(name string, args, env []string) error {
+	p, err := start(name, l.logDir, args, env)
+	if err != nil {
+		return fmt.Errorf("local lane: %w", err)
+	}
+	l.st.Processes = append(l.st.Processes, p)
+	return l.st.write(filepath.Join(l.work, "state.json"))
+}
+
+func (l *Lane) died(name string, cause error) error {
+	for _, p := range l.st.Processes {
+		if p.Name == name {
+			return fmt.Errorf("local lane: %s %v; its log %s ends:\n%s", name, cause, p.Log, p.lastLines(15))
+		}
+	}
+	return fmt.Errorf("local lane: %s: %v", name, cause)
+}
+
+// waitSocket waits for the driver p to create its socket; it gives up at once if p exits.
+func waitSocket(path string, p *process, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if !p.alive() {
+			return errors.New("exited during start-up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("did not create its socket %s within %v", path, timeout)
+}
+
+func (l *Lane) componentVersions(drivers []string) map[string]string {
+	v, _ := toolchain.Versions()
+	return map[string]string{
+		"kube-apiserver, controller-manager, scheduler": v["KUBERNETES_VERSION"],
+		"etcd":                                 v["ETCD_VERSION"],
+		"kwok, kwokctl":                        v["KWOK_VERSION"],
+		"csi-provisioner":                      v["EXTERNAL_PROVISIONER_VERSION"],
+		"csi-snapshotter, snapshot-controller": v["EXTERNAL_SNAPSHOTTER_VERSION"],
+		"csi driver":                           fmt.Sprintf("%s (%s, this repository)", strings.Join(drivers, ", "), l.opts.Profile.Local.Package),
+	}
+}
+
+// Name is the lane's name.
+func (l *Lane) Name() string { return l.opts.Name }
+
+// Kind is "local".
+func (l *Lane) Kind() string { return "local" }
+
+// Kubeconfig is the cluster's kubeconfig file.
+func (l *Lane) Kubeconfig() string { return l.kubecfg }
+
+// RESTConfig is the cluster's client configuration.
+func (l *Lane) RESTConfig() *rest.Config { return l.cfg }
+
+// Versions lists the lane's components and their versions.
+func (l *Lane) Versions() map[string]string { return l.versions }
+
+// LogDir holds every component's log.
+func (l *Lane) LogDir() string { return l.logDir }
+
+// Healthy reports the supervised components that have died.
+func (l *Lane) Healthy() error {
+	var errs []error
+	for _, p := range l.st.Processes {
+		if !p.alive() {
+			errs = append(errs, fmt.Errorf("%s died; its log %s ends:\n%s", p.Name, p.Log, p.lastLines(10)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Down stops the lane's processes and cluster and removes its work folder.
+func (l *Lane) Down(ctx context.Context) error {
+	return Down(ctx, l.opts.Name, l.opts.Log)
+}
+
+// Down takes down the lane named name, whoever started it: the supervised processes, kwokctl's
+// cluster (its logs copied into the lane's log folder first when that is known), the work folder.
+// A lane that does not exist is not an error.
+func Down(ctx context.Context, name string, log logr.Logger) error {
+	if log.GetSink() == nil {
+		log = logr.Discard()
+	}
+	work := workDir(name)
+	if _, err := os.Stat(work); os.IsNotExist(err) {
+		return nil
+	}
+	var errs []error
+	if st, err := readState(filepath.Join(work, "state.json")); err == nil {
+		if err := st.stopAll(5 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		if st.LogDir != "" {
+			copyKwokLogs(work, name, st.LogDir)
+		}
+	} else if !os.IsNotExist(err) {
+		errs = append(errs, err)
+	}
+	if kwokctl, err := toolchain.Binary("kwok", "kwokctl"); err == nil {
+		cmd := exec.CommandContext(ctx, kwokctl, "delete", "cluster", "--name", name)
+		cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+filepath.Join(work, "kwok"))
+		if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "not exist") {
+			errs = append(errs, fmt.Errorf("kwokctl delete cluster %s: %v: %s", name, err, out))
+		}
+	}
+	if leftover := processesUnder(work); len(leftover) > 0 {
+		errs = append(errs, fmt.Errorf("processes still running from %s: %v", work, leftover))
+	}
+	if err := os.RemoveAll(work); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("local lane %s: down: %w", name, errors.Join(errs...))
+	}
+	log.Info("local lane down", "name", name)
+	return nil
+}
+
+// copyKwokLogs keeps the control plane's logs (kwokctl's work folder goes with the lane).
+func copyKwokLogs(work, name, logDir string) {
+	files, _ := filepath.Glob(filepath.Join(work, "kwok", "clusters", name, "logs", "*.log"))
+	for _, f := range files {
+		in, err := os.Open(f)
+		if err != nil {
+			continue
+		}
+		out, err := os.Create(filepath.Join(logDir, filepath.Base(f)))
+		if err == nil {
+			_, _ = io.Copy(out, in)
+			out.Close()
+		}
+		in.Close()
+	}
+}
+
+// processesUnder lists processes whose command line mentions dir: anything the lane started
+// (kwokctl's components included) that is still running.
+func processesUnder(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), dir+"/") {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue
+		}
+		out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return out
+}
+
+func tailFile(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,205 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/reference/controller"
+)
+
+func requireLane(t *testing.T) *profile.Profile {
+	t.Helper()
+	var bins [][2]string
+	for _, b := range binaries {
+		bins = append(bins, b)
+	}
+	toolchain.RequireIntegration(t, bins...)
+	p, err := profile.Find(toolchain.RepoRoot(), "emulator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// assertGone fails when anything of the lane named name is left: its work folder, a process
+// started from it, a mount under it.
+func assertGone(t *testing.T, name string) {
+	t.Helper()
+	work := workDir(name)
+	if _, err := os.Stat(work); !os.IsNotExist(err) {
+		t.Errorf("work folder %s left (%v)", work, err)
+	}
+	// Killed processes may take a moment to be reaped.
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return len(processesUnder(work)) == 0, nil
+	})
+	if left := processesUnder(work); len(left) > 0 {
+		t.Errorf("processes left: %v", left)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), work) {
+		t.Errorf("mounts left under %s", work)
+	}
+}
+
+func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
+	p := requireLane(t)
+	ctx := context.Background()
+	names := []string{fmt.Sprintf("it-a-%d", os.Getpid()), fmt.Sprintf("it-b-%d", os.Getpid())}
+	lanes := make([]*Lane, 2)
+	errs := make(chan error, 2)
+	for i, n := range names {
+		go func() {
+			l, err := Up(ctx, Options{Name: n, Profile: p, ArtifactsDir: t.TempDir()})
+			lanes[i] = l
+			errs <- err
+		}()
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for i, l := range lanes {
+			if l == nil {
+				continue
+			}
+			if err := l.Down(context.Background()); err != nil {
+				t.Error(err)
+			}
+			assertGone(t, names[i])
+		}
+	})
+	if lanes[0].Kubeconfig() == lanes[1].Kubeconfig() || lanes[0].RESTConfig().Host == lanes[1].RESTConfig().Host {
+		t.Fatal("two lanes share a cluster")
+	}
+
+	l := lanes[0]
+	c, err := client.New(l.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := pvc("src", "emu-source", corev1.ReadWriteOnce, nil)
+	mustCreate(t, c, src)
+	waitBound(t, c, l, "src")
+	mustCreate(t, c, &snapshotv1.VolumeSnapshot{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "snap"},
+		Spec: snapshotv1.VolumeSnapshotSpec{VolumeSnapshotClassName: ptr.To("emu-snapclass"),
+			Source: snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To("src")}}})
+	vs := &snapshotv1.VolumeSnapshot{}
+	waitUntil(t, l, "snapshot ready", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "snap"}, vs) == nil && vs.Status != nil && vs.Status.ReadyToUse != nil && *vs.Status.ReadyToUse
+	})
+	fromSnap := &corev1.TypedLocalObjectReference{APIGroup: ptr.To("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: "snap"}
+	mustCreate(t, c, pvc("rox", "emu-backup", corev1.ReadOnlyMany, fromSnap))
+	bound := waitBound(t, c, l, "rox")
+	pv := &corev1.PersistentVolume{}
+	if err := c.Get(ctx, client.ObjectKey{Name: bound.Spec.VolumeName}, pv); err != nil {
+		t.Fatal(err)
+	}
+	if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != p.Driver || !pv.Spec.CSI.ReadOnly ||
+		len(pv.Spec.AccessModes) != 1 || pv.Spec.AccessModes[0] != corev1.ReadOnlyMany || pv.Spec.StorageClassName != "emu-backup" {
+		t.Errorf("PV from snapshot: %+v", pv.Spec)
+	}
+	if err := l.Healthy(); err != nil {
+		t.Errorf("lane unhealthy: %v", err)
+	}
+	if err := lanes[1].Healthy(); err != nil {
+		t.Errorf("second lane unhealthy: %v", err)
+	}
+}
+
+func TestIntegrationLocalLaneComponentDiesAtStart(t *testing.T) {
+	p := requireLane(t)
+	broken := *p
+	local := *p.Local
+	local.Args = []string{"--no-such-flag"}
+	broken.Local = &local
+	name := fmt.Sprintf("it-broken-%d", os.Getpid())
+	_, err := Up(context.Background(), Options{Name: name, Profile: &broken, ArtifactsDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "csi-driver") || !strings.Contains(err.Error(), "csi-driver.log") ||
+		!strings.Contains(err.Error(), "no-such-flag") {
+		t.Fatalf("error %v should name the component, its log and why", err)
+	}
+	assertGone(t, name)
+}
+
+func TestIntegrationLocalLaneInterrupted(t *testing.T) {
+	requireLane(t)
+	bin := filepath.Join(t.TempDir(), "lane")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/backuppvc-conformance/harness/suites/cmd/lane").CombinedOutput(); err != nil {
+		t.Fatalf("build lane command: %v\n%s", err, out)
+	}
+	name := fmt.Sprintf("it-int-%d", os.Getpid())
+	cmd := exec.Command(bin, "up", "--name", name, "--artifacts", t.TempDir())
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the control plane is starting: the hardest moment to leave nothing behind.
+	_ = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return len(processesUnder(workDir(name))) > 0, nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("interrupted bring-up exited 0:\n%s", out)
+	}
+	assertGone(t, name)
+}
+
+func pvc(name, class string, mode corev1.PersistentVolumeAccessMode, source *corev1.TypedLocalObjectReference) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class), AccessModes: []corev1.PersistentVolumeAccessMode{mode},
+			DataSource: source, Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+}
+
+func mustCreate(t *testing.T, c client.Client, o client.Object) {
+	t.Helper()
+	if err := c.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitBound(t *testing.T, c client.Client, l *Lane, name string) *corev1.PersistentVolumeClaim {
+	t.Helper()
+	got := &corev1.PersistentVolumeClaim{}
+	waitUntil(t, l, "PVC "+name+" bound", func() bool {
+		return c.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: name}, got) == nil && got.Status.Phase == corev1.ClaimBound
+	})
+	return got
+}
+
+// waitUntil polls for up to a minute; on timeout it fails with the lane's health and logs' ends.
+func waitUntil(t *testing.T, l *Lane, what string, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	})
+	if err != nil {
+		var b strings.Builder
+		for _, p := range l.st.Processes {
+			fmt.Fprintf(&b, "--- %s (alive %v):\n%s\n", p.Name, p.alive(), p.lastLines(8))
+		}
+		t.Fatalf("timed out waiting for %s; components:\n%s", what, b.String())
+	}
+}
