@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 ARTIFACTS ?= $(CURDIR)/artifacts
 export BACKUPPVC_CACHE ?= $(HOME)/.cache/backuppvc-conformance
 
-.PHONY: all build test unit fuzz vet fmt-check tools cluster-up cluster-down e2e bench clean
+.PHONY: all build test unit fuzz vet fmt-check lint tools cluster-up cluster-down e2e bench clean
 
 all: build
 
@@ -17,10 +17,12 @@ build:
 tools:
 	hack/tools.sh
 
-## test: every test there is: gofmt, vet, then all Go tests with -race, including the integration
-## tests on a real kube-apiserver (they fail, not skip, when a pinned binary is missing)
-test: fmt-check vet tools
+## test: every test there is: gofmt, vet, actionlint, all Go tests with -race (integration tests on
+## a real kube-apiserver and csi-sanity fail, not skip, when a pinned binary is missing), then a full
+## make e2e on the local lane
+test: fmt-check vet lint tools
 	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 ./...
+	$(MAKE) e2e LANE=local DRIVER=emulator
 
 ## unit: the Go tests alone; integration tests skip when the binaries are not built
 unit:
@@ -46,10 +48,30 @@ cluster-up: tools
 cluster-down:
 	$(GO) run ./suites/cmd/lane down --name $(LANE_NAME)
 
-## e2e: the conformance suites on the offline local lane
-e2e:
-	@echo "make e2e: the conformance suites (issue 5) and the local lane (issue 3) are not built yet." >&2
-	@exit 2
+## e2e: the conformance suites. LANE=local (default, offline) | existing (KUBECONFIG=...) ;
+## DRIVER=<profile under drivers/> ; PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter
+LANE ?= local
+PROCS ?= 4
+LABELS ?=
+e2e: tools
+	@if [ "$(LANE)" = kind ]; then echo "make e2e: the kind lane is not built yet (issue 6); use LANE=local or LANE=existing" >&2; exit 2; fi
+	@if [ "$(LANE)" = existing ] && [ -z "$$KUBECONFIG" ]; then echo "make e2e LANE=existing needs KUBECONFIG=<your cluster>" >&2; exit 2; fi
+	$(GO) build -o $(BIN)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+	rm -rf $(ARTIFACTS)/diagnostics $(ARTIFACTS)/certification.md $(ARTIFACTS)/junit.xml
+	mkdir -p $(ARTIFACTS)
+	$(BIN)/ginkgo -p --procs=$(PROCS) -v --no-color --timeout=30m $(if $(LABELS),--label-filter='$(LABELS)') \
+		--junit-report=junit.xml --output-dir=$(ARTIFACTS) ./suites/conformance -- \
+		--lane=$(LANE) --driver=$(DRIVER) --lane-name=e2e-$(LANE) --artifacts=$(ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)); \
+	status=$$?; echo "certification report: $(ARTIFACTS)/certification.md; JUnit: $(ARTIFACTS)/junit.xml"; exit $$status
+
+## lint: the GitHub Actions workflow, with actionlint built from the Go module proxy
+ACTIONLINT_VERSION ?= v1.7.12
+lint:
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yaml
+
+## bench: Go benchmarks (issue 7 adds the lane-level ones)
+bench:
+	$(GO) test -run XXX -bench . -benchtime 5x ./drivers/emulator/
 
 clean:
 	rm -rf $(BIN) $(ARTIFACTS)

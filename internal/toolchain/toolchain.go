@@ -26,7 +26,7 @@ func RepoRoot() string {
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
 
-// Versions reads hack/versions.env.
+// Versions reads hack/versions.env; an environment variable of the same name overrides a pin.
 func Versions() (map[string]string, error) {
 	f, err := os.Open(filepath.Join(RepoRoot(), "hack", "versions.env"))
 	if err != nil {
@@ -41,6 +41,9 @@ func Versions() (map[string]string, error) {
 			continue
 		}
 		if k, v, ok := strings.Cut(line, "="); ok {
+			if env := os.Getenv(k); env != "" {
+				v = env // the same override hack/tools.sh honours
+			}
 			out[k] = v
 		}
 	}

@@ -164,12 +164,18 @@ func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// lintInput lints a ConfigMap when the input is one, else the input as the JSON document.
+// lintInput lints a ConfigMap when the input is one (its kind says so, or, without a kind, it has
+// metadata and data or binaryData), else the input as the JSON document.
 func lintInput(data []byte) []config.Finding {
 	var probe struct {
-		Kind string `json:"kind"`
+		Kind       string          `json:"kind"`
+		Metadata   json.RawMessage `json:"metadata"`
+		Data       json.RawMessage `json:"data"`
+		BinaryData json.RawMessage `json:"binaryData"`
 	}
-	if yaml.Unmarshal(data, &probe) == nil && probe.Kind == "ConfigMap" {
+	isConfigMap := yaml.Unmarshal(data, &probe) == nil &&
+		(probe.Kind == "ConfigMap" || (probe.Kind == "" && probe.Metadata != nil && (probe.Data != nil || probe.BinaryData != nil)))
+	if isConfigMap {
 		cm := &corev1.ConfigMap{}
 		if err := yaml.UnmarshalStrict(data, cm); err != nil {
 			return []config.Finding{{Path: "ConfigMap", Severity: config.SeverityError, Message: "not a valid ConfigMap: " + err.Error()}}

@@ -95,6 +95,7 @@ func TestDataUploadD3Prepare(t *testing.T) {
 		wantMsg   string
 	}{
 		{name: "D3 running pod: Prepared", status: corev1.PodStatus{Phase: corev1.PodRunning}, wantPhase: velerov2alpha1.DataUploadPhasePrepared},
+		{name: "D3 a pod seen only after it succeeded: Prepared", status: corev1.PodStatus{Phase: corev1.PodSucceeded}, wantPhase: velerov2alpha1.DataUploadPhasePrepared},
 		{name: "D3 unschedulable pod stays Accepted", status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{
 			{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable"}}}, wantPhase: velerov2alpha1.DataUploadPhaseAccepted},
 		{name: "D3 failed pod: Canceled naming the pod", status: corev1.PodStatus{Phase: corev1.PodFailed, Message: "node lost"},

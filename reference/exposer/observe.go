@@ -56,8 +56,9 @@ func TerminationMessage(pod *corev1.Pod) string {
 	return strings.Join(parts, "/")
 }
 
-// GetExposed returns the backupPod and where its volume is once the pod runs and the backupPVC is
-// bound; nil when the pod is not running yet.
+// GetExposed returns the backupPod and where its volume is once the pod runs (or has already run
+// to completion, which a controller that missed the Running phase must not mistake for "not yet")
+// and the backupPVC is bound; nil when the pod has not run yet.
 func (e *Exposer) GetExposed(ctx context.Context, owner corev1.ObjectReference) (*Exposed, error) {
 	pod := &corev1.Pod{}
 	if err := e.client.Get(ctx, key(owner), pod); err != nil {
@@ -66,7 +67,7 @@ func (e *Exposer) GetExposed(ctx context.Context, owner corev1.ObjectReference) 
 		}
 		return nil, fmt.Errorf("exposer: get backup pod %s: %w", owner.Name, err)
 	}
-	if pod.Status.Phase != corev1.PodRunning {
+	if pod.Status.Phase != corev1.PodRunning && pod.Status.Phase != corev1.PodSucceeded {
 		return nil, nil
 	}
 	pvc := &corev1.PersistentVolumeClaim{}

@@ -36,6 +36,7 @@ func kwokctlConfig(path string, bins map[string]string) error {
 kind: KwokctlConfiguration
 options:
   runtime: binary
+  disableQPSLimits: true
   kubeApiserverBinary: %s
   kubeControllerManagerBinary: %s
   kubeSchedulerBinary: %s

@@ -1,0 +1,94 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/backuppvc-conformance/harness/suites/report"
+)
+
+// manyBackups is how many backups the scale scenario runs at once.
+const manyBackups = 20
+
+var _ = Describe("backupPVC", func() {
+	// What the running spec touched, for its diagnostics if it fails.
+	var touched struct {
+		sync.Mutex
+		namespaces, dataUploads []string
+	}
+	record := func(r *Result) {
+		touched.Lock()
+		defer touched.Unlock()
+		touched.namespaces = append(touched.namespaces, r.Namespace)
+		if r.DataUpload != "" {
+			touched.dataUploads = append(touched.dataUploads, r.DataUpload)
+		}
+	}
+	BeforeEach(func() {
+		touched.namespaces, touched.dataUploads = nil, nil
+	})
+	JustAfterEach(func(ctx SpecContext) {
+		if !CurrentSpecReport().Failed() {
+			return
+		}
+		dir := filepath.Join(*flagArtifacts, "diagnostics", report.DiagnosticsFolder(CurrentSpecReport().FullText()))
+		if err := WriteDiagnostics(ctx, res.GetControllerRuntimeClient(), dir, shared, touched.namespaces, touched.dataUploads); err != nil {
+			AddReportEntry("diagnostics", "could not write diagnostics: "+err.Error())
+			return
+		}
+		AddReportEntry("diagnostics", dir)
+	})
+
+	for _, sc := range scenarios {
+		labels := append([]string{"outcome:" + strings.ReplaceAll(sc.Outcome.String(), " ", "-")}, sc.Labels...)
+		It(fmt.Sprintf("%s: %s -> %s", sc.Name, sc.Doc, sc.Outcome), Label(labels...), func(ctx SpecContext) {
+			if sc.Needs != "" {
+				if _, ok := prof.Class(sc.Needs); !ok {
+					Skip(fmt.Sprintf("profile %s has no class with role %s", prof.Name, sc.Needs))
+				}
+			}
+			if sc.Block && !prof.Capabilities.Block {
+				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
+			}
+			n := 1
+			if sc.Name == "many" {
+				n = manyBackups
+			}
+			results := make([]*Result, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					defer GinkgoRecover()
+					results[i], errs[i] = checker.Backup(ctx, sc, i)
+				})
+			}
+			wg.Wait()
+			for i, r := range results {
+				if r == nil {
+					continue
+				}
+				record(r)
+				DeferCleanup(func(ctx context.Context) {
+					Expect(checker.CleanUp(ctx, r)).To(Succeed())
+				})
+				Expect(errs[i]).NotTo(HaveOccurred(), "backup %d of %d (%s)", i+1, n, r.Backup)
+			}
+			if len(results) > 0 && results[0] != nil {
+				evidence := results[0].Evidence
+				if n > 1 {
+					evidence = append(evidence, fmt.Sprintf("%d backups at once, all %s", n, sc.Outcome))
+				}
+				AddReportEntry("evidence", strings.Join(evidence, "; "))
+			}
+		}, SpecTimeout(prof.Timeouts.Provision.Duration*2+prof.Timeouts.Prepare.Duration+3*time.Minute))
+	}
+})
+

@@ -1,0 +1,272 @@
+package conformance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/suites/lane"
+	"github.com/backuppvc-conformance/harness/suites/lane/existing"
+	"github.com/backuppvc-conformance/harness/suites/lane/local"
+	"github.com/backuppvc-conformance/harness/suites/sut"
+)
+
+// NodeAgentConfigMap is the ConfigMap name the system under test is started with.
+const NodeAgentConfigMap = "node-agent-config"
+
+// Shared is what the first Ginkgo process hands to every process.
+type Shared struct {
+	Kubeconfig   string `json:"kubeconfig"`
+	RunID        string `json:"runID"`
+	VeleroNS     string `json:"veleroNS"`
+	ReferenceBin string `json:"referenceBin"`
+	ReferenceLog string `json:"referenceLog"`
+	LaneLogDir   string `json:"laneLogDir"`
+}
+
+// Options says where and against what the suites run.
+type Options struct {
+	Lane       string
+	LaneName   string
+	Kubeconfig string
+	Profile    *profile.Profile
+	Artifacts  string
+	Log        logr.Logger
+}
+
+// Setup is the run-wide state the first process owns.
+type Setup struct {
+	Lane    lane.Lane
+	Ref     *sut.Reference
+	Shared  Shared
+	created []client.Object
+}
+
+// RESTConfig builds a client configuration from a kubeconfig file.
+func RESTConfig(kubeconfig string) (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	return cfg, nil
+}
+
+// Resources is an e2e-framework client knowing the snapshot and Velero types.
+func Resources(cfg *rest.Config) (*resources.Resources, error) {
+	r, err := resources.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, add := range []func(*runtime.Scheme) error{snapshotv1.AddToScheme, velerov1.AddToScheme, velerov2alpha1.AddToScheme} {
+		if err := add(r.GetScheme()); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func managedLabels() map[string]string { return map[string]string{lane.ManagedByLabel: lane.ManagedByValue} }
+
+// SetUp brings the lane up, makes the run's namespace, source-class aliases and node-agent
+// ConfigMap, and starts the system under test.
+func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err error) {
+	s = &Setup{}
+	switch o.Lane {
+	case "local":
+		s.Lane, err = local.Up(ctx, local.Options{Name: o.LaneName, Profile: o.Profile, ArtifactsDir: o.Artifacts, Log: o.Log})
+	case "existing":
+		s.Lane, err = existing.Connect(ctx, o.Kubeconfig, o.Profile)
+	default:
+		err = fmt.Errorf("unknown lane %q (local or existing; kind: make test-kind)", o.Lane)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.TearDown(context.Background()))
+			s = nil
+		}
+	}()
+	runID, err := newRunID()
+	if err != nil {
+		return s, err
+	}
+	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir()}
+	c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return s, err
+	}
+	create := func(obj client.Object) error {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
+		}
+		s.created = append(s.created, obj)
+		return nil
+	}
+	if err := create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Shared.VeleroNS, Labels: managedLabels()}}); err != nil {
+		return s, err
+	}
+	src, _ := o.Profile.Class(profile.RoleSource)
+	srcClass := &storagev1.StorageClass{}
+	if err := c.Get(ctx, client.ObjectKey{Name: src.Name}, srcClass); err != nil {
+		return s, fmt.Errorf("source class %s: %w", src.Name, err)
+	}
+	for _, sc := range scenarios {
+		alias := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc.SourceClass(runID), Labels: managedLabels()},
+			Provisioner: srcClass.Provisioner, Parameters: srcClass.Parameters, ReclaimPolicy: srcClass.ReclaimPolicy,
+			VolumeBindingMode: srcClass.VolumeBindingMode, AllowVolumeExpansion: srcClass.AllowVolumeExpansion}
+		if err := create(alias); err != nil {
+			return s, err
+		}
+	}
+	doc := NodeAgentConfig(scenarios, runID, ClassesFor(o.Profile, runID))
+	if err := create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: s.Shared.VeleroNS, Name: NodeAgentConfigMap, Labels: managedLabels()},
+		Data: map[string]string{"node-agent-config.json": doc}}); err != nil {
+		return s, err
+	}
+	binDir := filepath.Join(o.Artifacts, "bin")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return s, err
+	}
+	s.Shared.ReferenceLog = filepath.Join(o.Artifacts, "reference.log")
+	s.Ref, err = sut.StartReference(sut.ReferenceOptions{Kubeconfig: s.Shared.Kubeconfig, Namespace: s.Shared.VeleroNS,
+		NodeAgentConfigMap: NodeAgentConfigMap, PrepareTimeout: o.Profile.Timeouts.Prepare.Duration,
+		BinDir: binDir, LogPath: s.Shared.ReferenceLog})
+	if err != nil {
+		return s, err
+	}
+	s.Shared.ReferenceBin = filepath.Join(binDir, "backuppvc-reference")
+	return s, nil
+}
+
+// TearDown stops the system under test, deletes what SetUp made (and any namespace the specs
+// left with the harness's label), and takes the lane down.
+func (s *Setup) TearDown(ctx context.Context) error {
+	var errs []error
+	if s.Ref != nil {
+		if err := s.Ref.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Lane != nil && s.Lane.RESTConfig() != nil {
+		if c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: controller.Scheme()}); err == nil {
+			for i := len(s.created) - 1; i >= 0; i-- {
+				if err := c.Delete(ctx, s.created[i]); err != nil && !apierrors.IsNotFound(err) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if s.Lane != nil {
+		if err := s.Lane.Down(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Leftovers lists what Velero's expose made in the Velero namespace and is still there: exposer
+// pods, PVCs, VolumeSnapshots, and the contents and volumes bound to them. With names given, only
+// the objects of those DataUploads count.
+func Leftovers(ctx context.Context, c client.Client, veleroNS string, names ...string) ([]string, error) {
+	want := func(name string) bool {
+		if len(names) == 0 {
+			return true
+		}
+		for _, n := range names {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	var left []string
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, client.InNamespace(veleroNS)); err != nil {
+		return nil, err
+	}
+	for _, p := range pods.Items {
+		if want(p.Name) {
+			left = append(left, "pod "+p.Name)
+		}
+	}
+	pvcs := &corev1.PersistentVolumeClaimList{}
+	if err := c.List(ctx, pvcs, client.InNamespace(veleroNS)); err != nil {
+		return nil, err
+	}
+	for _, p := range pvcs.Items {
+		if want(p.Name) {
+			left = append(left, "backupPVC "+p.Name)
+		}
+	}
+	vss := &snapshotv1.VolumeSnapshotList{}
+	if err := c.List(ctx, vss, client.InNamespace(veleroNS)); err != nil {
+		return nil, err
+	}
+	for _, v := range vss.Items {
+		if want(v.Name) {
+			left = append(left, "backupVS "+v.Name+heldBy(v.DeletionTimestamp, v.Finalizers))
+		}
+	}
+	vscs := &snapshotv1.VolumeSnapshotContentList{}
+	if err := c.List(ctx, vscs); err != nil {
+		return nil, err
+	}
+	for _, v := range vscs.Items {
+		if v.Spec.VolumeSnapshotRef.Namespace == veleroNS && want(v.Spec.VolumeSnapshotRef.Name) {
+			left = append(left, "backupVSC "+v.Name)
+		}
+	}
+	pvs := &corev1.PersistentVolumeList{}
+	if err := c.List(ctx, pvs); err != nil {
+		return nil, err
+	}
+	for _, v := range pvs.Items {
+		if v.Spec.ClaimRef != nil && v.Spec.ClaimRef.Namespace == veleroNS && want(v.Spec.ClaimRef.Name) {
+			left = append(left, "backup PV "+v.Name)
+		}
+	}
+	return left, nil
+}
+
+func newRunID() (string, error) {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// waitStep is how often the specs look at the cluster.
+const waitStep = 200 * time.Millisecond
+
+// heldBy says when an object is being deleted but a finalizer keeps it.
+func heldBy(deleting *metav1.Time, finalizers []string) string {
+	if deleting == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (deleted at %s, held by finalizers %v)", deleting.Format(time.TimeOnly), finalizers)
+}

@@ -1,0 +1,326 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+	"sigs.k8s.io/e2e-framework/klient/wait"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+)
+
+// MessagePrepareTimeout is the DataUpload message Velero v1.18.3 sets at the prepare timeout.
+const MessagePrepareTimeout = "timeout on preparing data upload"
+
+// Checker runs one scenario's backups and checks them against the spec.
+type Checker struct {
+	Res     *resources.Resources
+	Obs     *Observer
+	Shared  Shared
+	Profile *profile.Profile
+	Classes Classes
+}
+
+// Result is what one backup showed, for the report.
+type Result struct {
+	Namespace, Backup, DataUpload string
+	Evidence                      []string
+}
+
+func (k *Checker) c() client.Client { return k.Res.GetControllerRuntimeClient() }
+
+// waitFor polls cond until it holds or timeout passes; on timeout the error says what and shows
+// the run's objects for this backup.
+func (k *Checker) waitFor(ctx context.Context, r *Result, what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
+	err := wait.For(cond, wait.WithContext(ctx), wait.WithTimeout(timeout), wait.WithInterval(waitStep), wait.WithImmediate())
+	if err != nil {
+		return fmt.Errorf("waiting %v for %s: %w\n%s", timeout, what, err, k.describe(ctx, r))
+	}
+	return nil
+}
+
+// Backup creates a namespace with one PVC of the scenario's source class, backs it up with
+// snapshotMoveData, and checks the backupPVC, the backupPod, the DataUpload's phases and the
+// Backup's outcome against the scenario, then that nothing of the expose is left.
+func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, error) {
+	r := &Result{Namespace: fmt.Sprintf("bpvc-%s-%s-%d", k.Shared.RunID, sc.Name, i), Backup: fmt.Sprintf("%s-%d-%s", sc.Name, i, k.Shared.RunID)}
+	c := k.c()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Namespace, Labels: managedLabels()}}); err != nil {
+		return r, err
+	}
+	mode := corev1.PersistentVolumeFilesystem
+	if sc.Block {
+		mode = corev1.PersistentVolumeBlock
+	}
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: "data", Labels: managedLabels()},
+		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(sc.SourceClass(k.Shared.RunID)), VolumeMode: &mode,
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+	if err := c.Create(ctx, pvc); err != nil {
+		return r, err
+	}
+	if err := k.waitFor(ctx, r, "the source PVC to be bound", k.Profile.Timeouts.Provision.Duration, func(ctx context.Context) (bool, error) {
+		return c.Get(ctx, client.ObjectKeyFromObject(pvc), pvc) == nil && pvc.Status.Phase == corev1.ClaimBound, nil
+	}); err != nil {
+		return r, err
+	}
+	backup := &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup, Labels: managedLabels()},
+		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true),
+			CSISnapshotTimeout: metav1.Duration{Duration: k.Profile.Timeouts.Provision.Duration}}}
+	if err := c.Create(ctx, backup); err != nil {
+		return r, err
+	}
+
+	du := &velerov2alpha1.DataUpload{}
+	if err := k.waitFor(ctx, r, "the DataUpload to be Accepted", k.Profile.Timeouts.Provision.Duration+30*time.Second, func(ctx context.Context) (bool, error) {
+		list := &velerov2alpha1.DataUploadList{}
+		if err := c.List(ctx, list, client.InNamespace(k.Shared.VeleroNS), client.MatchingLabels{velerov1.BackupNameLabel: r.Backup}); err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		*du = list.Items[0]
+		r.DataUpload = du.Name
+		return du.Status.Phase != "" && du.Status.Phase != velerov2alpha1.DataUploadPhaseNew, nil
+	}); err != nil {
+		return r, err
+	}
+	if err := k.checkBackupPVC(ctx, sc, r, mode); err != nil {
+		return r, err
+	}
+	if err := k.checkBackupPod(ctx, sc, r, mode); err != nil {
+		return r, err
+	}
+	var err error
+	if sc.Outcome == Succeeds {
+		err = k.expectCompleted(ctx, sc, r)
+	} else {
+		err = k.expectPrepareTimeout(ctx, r)
+	}
+	if err != nil {
+		return r, err
+	}
+	return r, k.expectNothingLeft(ctx, r)
+}
+
+// checkBackupPVC: class, exactly one access mode, volume mode, data source (B2-B6).
+func (k *Checker) checkBackupPVC(ctx context.Context, sc Scenario, r *Result, mode corev1.PersistentVolumeMode) error {
+	var pvc *corev1.PersistentVolumeClaim
+	if err := k.waitFor(ctx, r, "the backupPVC", 30*time.Second, func(context.Context) (bool, error) {
+		var ok bool
+		pvc, ok = k.Obs.PVC(r.DataUpload)
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	var problems []string
+	if want := sc.BackupClass(k.Shared.RunID, k.Classes); pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != want {
+		problems = append(problems, fmt.Sprintf("storageClassName %v, want %s", ptr.Deref(pvc.Spec.StorageClassName, "<nil>"), want))
+	}
+	if !slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{sc.WantMode}) {
+		problems = append(problems, fmt.Sprintf("accessModes %v, want exactly [%s]", pvc.Spec.AccessModes, sc.WantMode))
+	}
+	if pvc.Spec.VolumeMode == nil || *pvc.Spec.VolumeMode != mode {
+		problems = append(problems, fmt.Sprintf("volumeMode %v, want %s", pvc.Spec.VolumeMode, mode))
+	}
+	if ds := pvc.Spec.DataSource; ds == nil || ds.Kind != "VolumeSnapshot" || ptr.Deref(ds.APIGroup, "") != "snapshot.storage.k8s.io" {
+		problems = append(problems, fmt.Sprintf("dataSource %+v, want a VolumeSnapshot", ds))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("backupPVC %s/%s: %s", pvc.Namespace, pvc.Name, strings.Join(problems, "; "))
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("backupPVC class %s, accessModes %v, volumeMode %s", *pvc.Spec.StorageClassName, pvc.Spec.AccessModes, mode))
+	return nil
+}
+
+// checkBackupPod: the volume read-only with readOnly, a device for Block (C2).
+func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mode corev1.PersistentVolumeMode) error {
+	var pod *corev1.Pod
+	if err := k.waitFor(ctx, r, "the backupPod", 30*time.Second, func(context.Context) (bool, error) {
+		var ok bool
+		pod, ok = k.Obs.Pod(r.DataUpload)
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	readOnly := sc.WantMode == corev1.ReadOnlyMany
+	var vol *corev1.Volume
+	for i := range pod.Spec.Volumes {
+		if pvc := pod.Spec.Volumes[i].PersistentVolumeClaim; pvc != nil && pvc.ClaimName == r.DataUpload {
+			vol = &pod.Spec.Volumes[i]
+		}
+	}
+	if vol == nil {
+		return fmt.Errorf("backupPod %s has no volume of the backupPVC", pod.Name)
+	}
+	if vol.PersistentVolumeClaim.ReadOnly != readOnly {
+		return fmt.Errorf("backupPod %s volume readOnly=%v, want %v", pod.Name, vol.PersistentVolumeClaim.ReadOnly, readOnly)
+	}
+	ctr := pod.Spec.Containers[0]
+	var mount *corev1.VolumeMount
+	for i := range ctr.VolumeMounts {
+		if ctr.VolumeMounts[i].Name == vol.Name {
+			mount = &ctr.VolumeMounts[i]
+		}
+	}
+	device := slices.ContainsFunc(ctr.VolumeDevices, func(d corev1.VolumeDevice) bool { return d.Name == vol.Name })
+	switch {
+	case mode == corev1.PersistentVolumeBlock && (!device || mount != nil):
+		return fmt.Errorf("backupPod %s: a Block backupPVC must be attached as a device, not mounted (devices %v)", pod.Name, ctr.VolumeDevices)
+	case mode == corev1.PersistentVolumeFilesystem && (device || mount == nil):
+		return fmt.Errorf("backupPod %s: a Filesystem backupPVC must be mounted (mounts %v)", pod.Name, ctr.VolumeMounts)
+	case mount != nil && mount.ReadOnly != readOnly:
+		return fmt.Errorf("backupPod %s mount readOnly=%v, want %v", pod.Name, mount.ReadOnly, readOnly)
+	}
+	return nil
+}
+
+// expectCompleted: the DataUpload and the Backup complete, and the backupPVC was provisioned
+// through the expected class.
+func (k *Checker) expectCompleted(ctx context.Context, sc Scenario, r *Result) error {
+	c := k.c()
+	du := &velerov2alpha1.DataUpload{}
+	timeout := k.Profile.Timeouts.Provision.Duration + k.Profile.Timeouts.Prepare.Duration
+	if err := k.waitFor(ctx, r, "the DataUpload to end", timeout, func(ctx context.Context) (bool, error) {
+		return c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) == nil && finalDU(du), nil
+	}); err != nil {
+		return err
+	}
+	if du.Status.Phase != velerov2alpha1.DataUploadPhaseCompleted {
+		return fmt.Errorf("DataUpload %s ended %s (%q), want Completed\n%s", du.Name, du.Status.Phase, du.Status.Message, k.describe(ctx, r))
+	}
+	var pv *corev1.PersistentVolume
+	if err := k.waitFor(ctx, r, "the backup PV to have been seen", 10*time.Second, func(context.Context) (bool, error) {
+		var ok bool
+		pv, ok = k.Obs.PV(r.DataUpload)
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	if want := sc.BackupClass(k.Shared.RunID, k.Classes); pv.Spec.StorageClassName != want {
+		return fmt.Errorf("backup PV %s was provisioned through class %s, want %s", pv.Name, pv.Spec.StorageClassName, want)
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("backup PV %s provisioned through %s", pv.Name, pv.Spec.StorageClassName))
+	return k.expectBackup(ctx, r, velerov1.BackupPhaseCompleted, 0)
+}
+
+// expectPrepareTimeout: the DataUpload stays Accepted until the prepare timeout, then Failed with
+// Velero's message; the Backup ends PartiallyFailed (D4, D5, E1, E2). The backupPVC's warning
+// events are the evidence of why.
+func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
+	c := k.c()
+	timeout := k.Profile.Timeouts.Prepare.Duration
+	du := &velerov2alpha1.DataUpload{}
+	seen := map[velerov2alpha1.DataUploadPhase]bool{}
+	var failedSeen time.Time
+	if err := k.waitFor(ctx, r, "the DataUpload to fail at the prepare timeout", timeout+time.Minute, func(ctx context.Context) (bool, error) {
+		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) != nil {
+			return false, nil
+		}
+		seen[du.Status.Phase] = true
+		if finalDU(du) {
+			failedSeen = time.Now()
+			return true, nil
+		}
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	if du.Status.Phase != velerov2alpha1.DataUploadPhaseFailed || du.Status.Message != MessagePrepareTimeout {
+		return fmt.Errorf("DataUpload %s ended %s %q, want Failed %q\n%s", du.Name, du.Status.Phase, du.Status.Message, MessagePrepareTimeout, k.describe(ctx, r))
+	}
+	for _, p := range []velerov2alpha1.DataUploadPhase{velerov2alpha1.DataUploadPhasePrepared, velerov2alpha1.DataUploadPhaseInProgress} {
+		if seen[p] {
+			return fmt.Errorf("DataUpload %s went %s before failing: it was not stuck", du.Name, p)
+		}
+	}
+	// acceptedTimestamp has one-second precision: allow that much before the timeout.
+	if waited := failedSeen.Sub(du.Status.AcceptedTimestamp.Time); waited < timeout-time.Second {
+		return fmt.Errorf("DataUpload %s failed %v after it was accepted, before the %v prepare timeout", du.Name, waited.Round(time.Millisecond), timeout)
+	}
+	why := k.Obs.Warnings(r.DataUpload)
+	slices.Sort(why)
+	r.Evidence = append(r.Evidence, fmt.Sprintf("DataUpload Accepted then Failed %q after %v; backupPVC warnings: %s",
+		du.Status.Message, failedSeen.Sub(du.Status.AcceptedTimestamp.Time).Round(100*time.Millisecond), strings.Join(why, " | ")))
+	return k.expectBackup(ctx, r, velerov1.BackupPhasePartiallyFailed, 1)
+}
+
+func (k *Checker) expectBackup(ctx context.Context, r *Result, phase velerov1.BackupPhase, errs int) error {
+	b := &velerov1.Backup{}
+	if err := k.waitFor(ctx, r, "the Backup to end "+string(phase), time.Minute, func(ctx context.Context) (bool, error) {
+		return k.c().Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.Backup}, b) == nil &&
+			(b.Status.Phase == velerov1.BackupPhaseCompleted || b.Status.Phase == velerov1.BackupPhasePartiallyFailed || b.Status.Phase == velerov1.BackupPhaseFailed), nil
+	}); err != nil {
+		return err
+	}
+	if b.Status.Phase != phase || b.Status.Errors != errs || b.Status.CompletionTimestamp == nil {
+		return fmt.Errorf("Backup %s ended %s with %d errors, want %s with %d", b.Name, b.Status.Phase, b.Status.Errors, phase, errs)
+	}
+	return nil
+}
+
+// expectNothingLeft: every object of this DataUpload's expose goes (D6).
+func (k *Checker) expectNothingLeft(ctx context.Context, r *Result) error {
+	var left []string
+	err := wait.For(func(ctx context.Context) (bool, error) {
+		var err error
+		left, err = Leftovers(ctx, k.c(), k.Shared.VeleroNS, r.DataUpload)
+		return err == nil && len(left) == 0, nil
+	}, wait.WithContext(ctx), wait.WithTimeout(90*time.Second), wait.WithInterval(waitStep), wait.WithImmediate())
+	if err != nil {
+		return fmt.Errorf("left behind after DataUpload %s ended: %v", r.DataUpload, left)
+	}
+	return nil
+}
+
+// CleanUp deletes the backup and its namespace.
+func (k *Checker) CleanUp(ctx context.Context, r *Result) error {
+	c := k.c()
+	_ = c.Delete(ctx, &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup}})
+	return client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Namespace}}))
+}
+
+func finalDU(du *velerov2alpha1.DataUpload) bool {
+	switch du.Status.Phase {
+	case velerov2alpha1.DataUploadPhaseCompleted, velerov2alpha1.DataUploadPhaseFailed, velerov2alpha1.DataUploadPhaseCanceled:
+		return true
+	}
+	return false
+}
+
+// describe summarizes one backup's objects for a failure message.
+func (k *Checker) describe(ctx context.Context, r *Result) string {
+	c := k.c()
+	var b strings.Builder
+	bk := &velerov1.Backup{}
+	if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.Backup}, bk) == nil {
+		fmt.Fprintf(&b, "Backup %s: phase %s errors %d\n", bk.Name, bk.Status.Phase, bk.Status.Errors)
+	}
+	if r.DataUpload != "" {
+		du := &velerov2alpha1.DataUpload{}
+		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) == nil {
+			fmt.Fprintf(&b, "DataUpload %s: phase %s message %q\n", du.Name, du.Status.Phase, du.Status.Message)
+		}
+		pvc := &corev1.PersistentVolumeClaim{}
+		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, pvc) == nil {
+			fmt.Fprintf(&b, "backupPVC: phase %s class %s modes %v\n", pvc.Status.Phase, ptr.Deref(pvc.Spec.StorageClassName, ""), pvc.Spec.AccessModes)
+		}
+		pod := &corev1.Pod{}
+		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, pod) == nil {
+			fmt.Fprintf(&b, "backupPod: phase %s node %q\n", pod.Status.Phase, pod.Spec.NodeName)
+		}
+		for _, w := range k.Obs.Warnings(r.DataUpload) {
+			fmt.Fprintf(&b, "backupPVC warning: %s\n", w)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,139 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Observer records every backupPVC, backupPod, backup PV and warning event of the Velero
+// namespace as they happen. A fast system cleans them up within a second of a DataUpload
+// completing, so the specs judge what was recorded, not what is still there when they look.
+type Observer struct {
+	mu       sync.Mutex
+	pvcs     map[string]*corev1.PersistentVolumeClaim // latest state seen, kept after deletion
+	pods     map[string]*corev1.Pod
+	pvs      map[string]*corev1.PersistentVolume // by the name of the claim it was bound to
+	warnings map[string]map[string]bool          // involved object name -> "reason: message"
+}
+
+// Observe starts informers on the Velero namespace (and PersistentVolumes) and waits for them to
+// sync; they stop with ctx.
+func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o := &Observer{pvcs: map[string]*corev1.PersistentVolumeClaim{}, pods: map[string]*corev1.Pod{},
+		pvs: map[string]*corev1.PersistentVolume{}, warnings: map[string]map[string]bool{}}
+	nsFactory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithNamespace(veleroNS))
+	clusterFactory := informers.NewSharedInformerFactory(cs, 10*time.Minute)
+	handlers := []struct {
+		inf cache.SharedIndexInformer
+		fn  func(any)
+	}{
+		{nsFactory.Core().V1().PersistentVolumeClaims().Informer(), o.seePVC},
+		{nsFactory.Core().V1().Pods().Informer(), o.seePod},
+		{nsFactory.Core().V1().Events().Informer(), o.seeEvent},
+		{clusterFactory.Core().V1().PersistentVolumes().Informer(), func(obj any) { o.seePV(obj, veleroNS) }},
+	}
+	for _, h := range handlers {
+		if _, err := h.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: h.fn, UpdateFunc: func(_, n any) { h.fn(n) }}); err != nil {
+			return nil, err
+		}
+	}
+	nsFactory.Start(ctx.Done())
+	clusterFactory.Start(ctx.Done())
+	for _, synced := range []map[reflect.Type]bool{nsFactory.WaitForCacheSync(ctx.Done()), clusterFactory.WaitForCacheSync(ctx.Done())} {
+		for typ, ok := range synced {
+			if !ok {
+				return nil, fmt.Errorf("observer: %v did not sync", typ)
+			}
+		}
+	}
+	return o, nil
+}
+
+func (o *Observer) seePVC(obj any) {
+	if p, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+		o.mu.Lock()
+		o.pvcs[p.Name] = p.DeepCopy()
+		o.mu.Unlock()
+	}
+}
+
+func (o *Observer) seePod(obj any) {
+	if p, ok := obj.(*corev1.Pod); ok {
+		o.mu.Lock()
+		o.pods[p.Name] = p.DeepCopy()
+		o.mu.Unlock()
+	}
+}
+
+func (o *Observer) seePV(obj any, veleroNS string) {
+	if p, ok := obj.(*corev1.PersistentVolume); ok && p.Spec.ClaimRef != nil && p.Spec.ClaimRef.Namespace == veleroNS {
+		o.mu.Lock()
+		o.pvs[p.Spec.ClaimRef.Name] = p.DeepCopy()
+		o.mu.Unlock()
+	}
+}
+
+func (o *Observer) seeEvent(obj any) {
+	e, ok := obj.(*corev1.Event)
+	if !ok || e.Type != corev1.EventTypeWarning {
+		return
+	}
+	msg := e.Reason + ": " + e.Message
+	if len(msg) > 240 {
+		msg = msg[:240] + "..."
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.warnings[e.InvolvedObject.Name] == nil {
+		o.warnings[e.InvolvedObject.Name] = map[string]bool{}
+	}
+	o.warnings[e.InvolvedObject.Name][msg] = true
+}
+
+// PVC is the last state of the backupPVC name seen, if it was ever seen.
+func (o *Observer) PVC(name string) (*corev1.PersistentVolumeClaim, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p, ok := o.pvcs[name]
+	return p, ok
+}
+
+// Pod is the last state of the pod name seen.
+func (o *Observer) Pod(name string) (*corev1.Pod, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p, ok := o.pods[name]
+	return p, ok
+}
+
+// PV is the volume that was bound to the backupPVC claim, if any was.
+func (o *Observer) PV(claim string) (*corev1.PersistentVolume, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p, ok := o.pvs[claim]
+	return p, ok
+}
+
+// Warnings are the warning events seen about the object name.
+func (o *Observer) Warnings(name string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for w := range o.warnings[name] {
+		out = append(out, w)
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+)
+
+// Outcome is how a scenario's backup should end.
+type Outcome int
+
+const (
+	// Succeeds: DataUpload Completed, Backup Completed.
+	Succeeds Outcome = iota
+	// TimesOut: DataUpload Accepted until the prepare timeout, then Failed "timeout on preparing
+	// data upload"; the Backup PartiallyFailed.
+	TimesOut
+)
+
+func (o Outcome) String() string { return [...]string{"Completed", "prepare timeout"}[o] }
+
+// Scenario is one backupPVC configuration and what it must do. Each scenario has its own source
+// storage class (an alias of the profile's source class), because Velero looks the backupPVC
+// configuration up by the source class: one node-agent ConfigMap then serves every scenario at
+// once, and the specs run in parallel.
+type Scenario struct {
+	Name string
+	// Entry is the JSON of the scenario's backupPVC entry, with {{backup}}, {{refusing}},
+	// {{other}} and {{missing}} standing for the profile's classes; "" means no entry.
+	Entry string
+	// WantClass is the backupPVC's class: "" for the scenario's source class, or a placeholder.
+	WantClass string
+	WantMode  corev1.PersistentVolumeAccessMode
+	Outcome   Outcome
+	Block     bool
+	Labels    []string
+	// Needs names the profile role this scenario requires ("" for none).
+	Needs string
+	// Doc cites the spec items the scenario checks.
+	Doc string
+}
+
+// Scenarios derives the scenarios and their expectations from the profile.
+func Scenarios(p *profile.Profile) []Scenario {
+	readOnlyOutcome := TimesOut
+	if p.Capabilities.ReadOnlyManyFromSnapshot {
+		readOnlyOutcome = Succeeds
+	}
+	return []Scenario{
+		{Name: "no-entry", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds,
+			Labels: []string{"defaultClass"}, Doc: "B1 B2: no entry for the source class: the source class, ReadWriteOnce"},
+		{Name: "empty-class", Entry: `{"storageClass": ""}`, WantMode: corev1.ReadWriteOnce, Outcome: Succeeds,
+			Labels: []string{"defaultClass"}, Doc: "B3: an entry with an empty storageClass falls back to the source class"},
+		{Name: "override", Entry: `{"storageClass": "{{backup}}"}`, WantClass: "{{backup}}", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds,
+			Labels: []string{"storageClass"}, Needs: profile.RoleBackup, Doc: "B4: storageClass override, no readOnly: ReadWriteOnce, provisioned through the override class"},
+		{Name: "read-only", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
+			Labels: []string{"readOnly", "capability:readOnlyManyFromSnapshot"}, Needs: profile.RoleBackup, Doc: "B4 C2: readOnly: exactly [ReadOnlyMany], the backupPod's volume read-only"},
+		{Name: "case-insensitive", Entry: `{"StorageClass": "{{backup}}", "readonly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
+			Labels: []string{"config", "readOnly"}, Needs: profile.RoleBackup, Doc: "A5: keys match case-insensitively (the lint warns)"},
+		{Name: "missing-class", Entry: `{"storageClass": "{{missing}}"}`, WantClass: "{{missing}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
+			Labels: []string{"negative", "prepareTimeout"}, Doc: "D4 D5 D6 E2: a class that does not exist: Accepted until the prepare timeout"},
+		{Name: "refuses-read-only", Entry: `{"storageClass": "{{refusing}}", "readOnly": true}`, WantClass: "{{refusing}}", WantMode: corev1.ReadOnlyMany, Outcome: TimesOut,
+			Labels: []string{"negative", "prepareTimeout", "readOnly"}, Needs: profile.RoleRefusesReadOnly, Doc: "D4 D5 E2: readOnly on a class that cannot make ReadOnlyMany from a snapshot"},
+		{Name: "other-driver", Entry: `{"storageClass": "{{other}}"}`, WantClass: "{{other}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
+			Labels: []string{"negative", "prepareTimeout"}, Needs: profile.RoleOtherDriver, Doc: "D4 D5 E2: a class of another CSI driver, which refuses the snapshot"},
+		{Name: "block", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome, Block: true,
+			Labels: []string{"block", "capability:block"}, Needs: profile.RoleBackup, Doc: "B6 C2: a Block source: a Block backupPVC attached as a device"},
+		{Name: "many", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
+			Labels: []string{"scale"}, Needs: profile.RoleBackup, Doc: "20 backups at once"},
+	}
+}
+
+// Classes are the concrete class names the placeholders stand for in one run.
+type Classes struct {
+	Backup, Refusing, Other, Missing string
+}
+
+// ClassesFor picks the profile's classes; Missing is a name no cluster has.
+func ClassesFor(p *profile.Profile, runID string) Classes {
+	c := Classes{Missing: "bpvc-missing-" + runID}
+	if sc, ok := p.Class(profile.RoleBackup); ok {
+		c.Backup = sc.Name
+	}
+	if sc, ok := p.Class(profile.RoleRefusesReadOnly); ok {
+		c.Refusing = sc.Name
+	}
+	if sc, ok := p.Class(profile.RoleOtherDriver); ok {
+		c.Other = sc.Name
+	}
+	return c
+}
+
+func (c Classes) expand(s string) string {
+	return strings.NewReplacer("{{backup}}", c.Backup, "{{refusing}}", c.Refusing, "{{other}}", c.Other, "{{missing}}", c.Missing).Replace(s)
+}
+
+// SourceClass is the scenario's alias of the profile's source class.
+func (s Scenario) SourceClass(runID string) string { return fmt.Sprintf("bpvc-%s-%s", runID, s.Name) }
+
+// BackupClass is the class the scenario's backupPVC must have.
+func (s Scenario) BackupClass(runID string, c Classes) string {
+	if s.WantClass == "" {
+		return s.SourceClass(runID)
+	}
+	return c.expand(s.WantClass)
+}
+
+// NodeAgentConfig is the node-agent ConfigMap document for all scenarios of a run.
+func NodeAgentConfig(scenarios []Scenario, runID string, c Classes) string {
+	var entries []string
+	for _, s := range scenarios {
+		if s.Entry == "" {
+			continue
+		}
+		entries = append(entries, fmt.Sprintf("    %q: %s", s.SourceClass(runID), c.expand(s.Entry)))
+	}
+	return "{\n  \"backupPVC\": {\n" + strings.Join(entries, ",\n") + "\n  }\n}\n"
+}

@@ -1,0 +1,114 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-logr/logr/funcr"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/suites/report"
+)
+
+var (
+	flagLane       = flag.String("lane", "", "local or existing; empty skips the suites (make e2e sets it)")
+	flagLaneName   = flag.String("lane-name", "e2e", "name of the local lane")
+	flagDriver     = flag.String("driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml")
+	flagKubeconfig = flag.String("lane-kubeconfig", os.Getenv("KUBECONFIG"), "cluster of the existing lane")
+	flagArtifacts  = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
+)
+
+var (
+	prof      *profile.Profile
+	scenarios []Scenario
+	shared    Shared
+	res       *resources.Resources
+	checker   *Checker
+	setup     *Setup // first process only
+	// stopObserving ends this process's Observer.
+	stopObserving context.CancelFunc
+)
+
+func TestConformance(t *testing.T) {
+	if *flagLane == "" {
+		t.Skip("the conformance suites need a lane: run them with make e2e")
+	}
+	var err error
+	if prof, err = profile.Find(toolchain.RepoRoot(), *flagDriver); err != nil {
+		t.Fatal(err)
+	}
+	if !prof.SupportsLane(*flagLane) {
+		t.Fatalf("profile %s does not support the %s lane (its lanes: %v)", prof.Name, *flagLane, prof.Lanes)
+	}
+	scenarios = Scenarios(prof)
+	klog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
+	ctrllog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "backupPVC conformance")
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
+	log := funcr.New(func(_, args string) { GinkgoWriter.Println("lane:", args) }, funcr.Options{})
+	var err error
+	setup, err = SetUp(ctx, Options{Lane: *flagLane, LaneName: *flagLaneName, Kubeconfig: *flagKubeconfig, Profile: prof,
+		Artifacts: *flagArtifacts, Log: log}, scenarios)
+	Expect(err).NotTo(HaveOccurred(), "bringing the %s lane up", *flagLane)
+	data, err := json.Marshal(setup.Shared)
+	Expect(err).NotTo(HaveOccurred())
+	return data
+}, func(ctx context.Context, data []byte) {
+	Expect(json.Unmarshal(data, &shared)).To(Succeed())
+	cfg, err := RESTConfig(shared.Kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	res, err = Resources(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	var observeCtx context.Context
+	observeCtx, stopObserving = context.WithCancel(context.Background())
+	obs, err := Observe(observeCtx, cfg, shared.VeleroNS)
+	Expect(err).NotTo(HaveOccurred())
+	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID)}
+}, NodeTimeout(5*60e9))
+
+var _ = SynchronizedAfterSuite(func() {
+	if stopObserving != nil {
+		stopObserving()
+	}
+}, func(ctx context.Context) {
+	if setup == nil {
+		return
+	}
+	left, err := Leftovers(ctx, res.GetControllerRuntimeClient(), shared.VeleroNS)
+	Expect(err).NotTo(HaveOccurred())
+	health := setup.Lane.Healthy()
+	sutErr := setup.Ref.Running()
+	Expect(setup.TearDown(ctx)).To(Succeed(), "tearing the lane down")
+	Expect(left).To(BeEmpty(), "objects of Velero's expose left at the end of the run")
+	Expect(health).NotTo(HaveOccurred(), "a lane component died during the run")
+	Expect(sutErr).NotTo(HaveOccurred(), "the system under test died during the run")
+}, NodeTimeout(3*60e9))
+
+var _ = ReportAfterSuite("certification report", func(r Report) {
+	if prof == nil {
+		return
+	}
+	info := report.Info{Lane: *flagLane, Driver: prof.Driver, Profile: prof.Name,
+		SUT: "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)",
+		Diagnostics: filepath.Join(*flagArtifacts, "diagnostics")}
+	if setup != nil {
+		info.Versions = setup.Lane.Versions()
+	}
+	f, err := os.Create(filepath.Join(*flagArtifacts, "certification.md"))
+	Expect(err).NotTo(HaveOccurred())
+	defer f.Close()
+	Expect(report.Write(f, r, info)).To(Succeed())
+})
