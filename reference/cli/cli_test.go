@@ -28,7 +28,7 @@ func TestLintCommand(t *testing.T) {
 		{name: "warnings fail with --fail-on warning", args: []string{"lint", "--fail-on", "warning"}, stdin: `{"backupPVC":{"gold":{"readonly":true}}}`, wantCode: 1},
 		{name: "ConfigMap file", args: []string{"lint", "-f", cmFile}, wantOut: `warning data["c.json"].backupPVC.gold.storageclass`},
 		{name: "ConfigMap without kind, as a typed client marshals it", args: []string{"lint"},
-			stdin: `{"metadata":{"name":"x"},"data":{"c.json":"{\"backupPVC\":{\"g\":{\"readonly\":true}}}"}}`,
+			stdin:   `{"metadata":{"name":"x"},"data":{"c.json":"{\"backupPVC\":{\"g\":{\"readonly\":true}}}"}}`,
 			wantOut: `warning data["c.json"].backupPVC.g.readonly`},
 		{name: "missing file", args: []string{"lint", "-f", filepath.Join(dir, "nope")}, wantCode: 1},
 		{name: "bad output flag", args: []string{"lint", "-o", "xml"}, wantCode: 2},

@@ -91,4 +91,3 @@ var _ = Describe("backupPVC", func() {
 		}, SpecTimeout(prof.Timeouts.Provision.Duration*2+prof.Timeouts.Prepare.Duration+3*time.Minute))
 	}
 })
-

@@ -87,7 +87,9 @@ func Resources(cfg *rest.Config) (*resources.Resources, error) {
 	return r, nil
 }
 
-func managedLabels() map[string]string { return map[string]string{lane.ManagedByLabel: lane.ManagedByValue} }
+func managedLabels() map[string]string {
+	return map[string]string{lane.ManagedByLabel: lane.ManagedByValue}
+}
 
 // SetUp brings the lane up, makes the run's namespace, source-class aliases and node-agent
 // ConfigMap, and starts the system under test.

@@ -12,8 +12,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
@@ -102,7 +102,7 @@ var _ = ReportAfterSuite("certification report", func(r Report) {
 		return
 	}
 	info := report.Info{Lane: *flagLane, Driver: prof.Driver, Profile: prof.Name,
-		SUT: "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)",
+		SUT:         "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)",
 		Diagnostics: filepath.Join(*flagArtifacts, "diagnostics")}
 	if setup != nil {
 		info.Versions = setup.Lane.Versions()
