@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -194,43 +196,23 @@ func (s *Setup) TearDown(ctx context.Context) error {
 // pods, PVCs, VolumeSnapshots, and the contents and volumes bound to them. With names given, only
 // the objects of those DataUploads count.
 func Leftovers(ctx context.Context, c client.Client, veleroNS string, names ...string) ([]string, error) {
-	want := func(name string) bool {
-		if len(names) == 0 {
-			return true
-		}
-		for _, n := range names {
-			if n == name {
-				return true
-			}
-		}
-		return false
-	}
+	want := func(name string) bool { return len(names) == 0 || slices.Contains(names, name) }
 	var left []string
-	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(veleroNS)); err != nil {
-		return nil, err
-	}
-	for _, p := range pods.Items {
-		if want(p.Name) {
-			left = append(left, "pod "+p.Name)
+	for _, l := range []struct {
+		kind string
+		list client.ObjectList
+	}{{"pod", &corev1.PodList{}}, {"backupPVC", &corev1.PersistentVolumeClaimList{}}, {"backupVS", &snapshotv1.VolumeSnapshotList{}}} {
+		if err := c.List(ctx, l.list, client.InNamespace(veleroNS)); err != nil {
+			return nil, err
 		}
-	}
-	pvcs := &corev1.PersistentVolumeClaimList{}
-	if err := c.List(ctx, pvcs, client.InNamespace(veleroNS)); err != nil {
-		return nil, err
-	}
-	for _, p := range pvcs.Items {
-		if want(p.Name) {
-			left = append(left, "backupPVC "+p.Name)
-		}
-	}
-	vss := &snapshotv1.VolumeSnapshotList{}
-	if err := c.List(ctx, vss, client.InNamespace(veleroNS)); err != nil {
-		return nil, err
-	}
-	for _, v := range vss.Items {
-		if want(v.Name) {
-			left = append(left, "backupVS "+v.Name+heldBy(v.DeletionTimestamp, v.Finalizers))
+		if err := meta.EachListItem(l.list, func(o runtime.Object) error {
+			obj := o.(client.Object)
+			if want(obj.GetName()) {
+				left = append(left, l.kind+" "+obj.GetName()+heldBy(obj.GetDeletionTimestamp(), obj.GetFinalizers()))
+			}
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
 	vscs := &snapshotv1.VolumeSnapshotContentList{}
