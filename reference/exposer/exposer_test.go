@@ -154,7 +154,7 @@ func TestExpose(t *testing.T) {
 		wantPVC     *corev1.PersistentVolumeClaim
 		podChange   func(*corev1.Pod)
 	}{
-		{name: "B2 no entry: source class, ReadWriteOnce, no annotations", restoreSize: "1Gi",
+		{name: "B2 C1 no entry: source class, ReadWriteOnce, no annotations; the whole pod", restoreSize: "1Gi",
 			params:  params(cfg(map[string]velerotypes.BackupPVC{"silver": {StorageClass: "x", ReadOnly: true}})),
 			wantPVC: wantPVC("gold", corev1.ReadWriteOnce, "1Gi", corev1.PersistentVolumeFilesystem, nil)},
 		{name: "B3 B4 empty storageClass falls back, readOnly gives only ReadOnlyMany; C2 read-only volume", restoreSize: "1Gi",
