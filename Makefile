@@ -69,9 +69,14 @@ ACTIONLINT_VERSION ?= v1.7.12
 lint:
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yaml
 
-## bench: Go benchmarks (issue 7 adds the lane-level ones)
-bench:
-	$(GO) test -run XXX -bench . -benchtime 5x ./drivers/emulator/
+## bench: numbers, not verdicts: the emulator's Go benchmark, then the lane-level measurements
+## (exposer scale at BENCH_SCALE concurrent backups, the page's storage scenarios) into
+## $(ARTIFACTS)/bench/results.md, results.json and latency.svg
+BENCH_SCALE ?= 1,10,50,200
+bench: tools
+	mkdir -p $(ARTIFACTS)/bench
+	$(GO) test -run XXX -bench . -benchtime 5x -count 3 ./drivers/emulator/ | tee $(ARTIFACTS)/bench/go-bench.txt
+	$(GO) run ./suites/cmd/bench --scale $(BENCH_SCALE) --artifacts $(ARTIFACTS)/bench
 
 clean:
 	rm -rf $(BIN) $(ARTIFACTS)

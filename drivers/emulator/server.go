@@ -34,7 +34,12 @@ func Serve(ctx context.Context, d *Driver, endpoint, statusAddr string) error {
 
 	var httpSrv *http.Server
 	if statusAddr != "" {
-		hl, err := net.Listen("tcp", statusAddr)
+		network, addr := "tcp", statusAddr
+		if path, ok := strings.CutPrefix(statusAddr, "unix://"); ok {
+			network, addr = "unix", path
+			_ = os.Remove(path)
+		}
+		hl, err := net.Listen(network, addr)
 		if err != nil {
 			lis.Close()
 			return fmt.Errorf("emulator: status address %s: %w", statusAddr, err)

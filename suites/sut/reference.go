@@ -31,6 +31,8 @@ type ReferenceOptions struct {
 	// BinDir receives the built binary; LogPath the process's log.
 	BinDir  string
 	LogPath string
+	// ExtraArgs are more flags of backuppvc-reference run.
+	ExtraArgs []string
 }
 
 // Build compiles the reference command into dir and returns its path.
@@ -62,6 +64,7 @@ func StartReference(o ReferenceOptions) (*Reference, error) {
 	if o.Image != "" {
 		args = append(args, "--backup-pod-image", o.Image)
 	}
+	args = append(args, o.ExtraArgs...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -78,6 +81,9 @@ func StartReference(o ReferenceOptions) (*Reference, error) {
 	}
 	return r, nil
 }
+
+// PID is the process's ID.
+func (r *Reference) PID() int { return r.cmd.Process.Pid }
 
 // Running reports whether the process is still up.
 func (r *Reference) Running() error {

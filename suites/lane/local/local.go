@@ -239,7 +239,8 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 		}
 		sock := filepath.Join(l.work, "csi", d+".sock")
 		args := append([]string{driverBin, "--endpoint=unix://" + sock, "--driver-name=" + d,
-			"--state-dir=" + filepath.Join(l.work, "driver-state", d), "--node-id=kwok-node-0"}, l.opts.Profile.Local.Args...)
+			"--state-dir=" + filepath.Join(l.work, "driver-state", d), "--node-id=kwok-node-0",
+			"--status-address=unix://" + l.DriverStatusSocket(d)}, l.opts.Profile.Local.Args...)
 		if err := l.spawn("csi-driver"+suffix, args, nil); err != nil {
 			return err
 		}
@@ -313,6 +314,12 @@ func (l *Lane) componentVersions(drivers []string) map[string]string {
 		"csi-snapshotter, snapshot-controller": v["EXTERNAL_SNAPSHOTTER_VERSION"],
 		"csi driver":                           fmt.Sprintf("%s (%s, this repository)", strings.Join(drivers, ", "), l.opts.Profile.Local.Package),
 	}
+}
+
+// DriverStatusSocket is where the driver named d serves its status page (the emulator's capacity
+// in use), over HTTP on a unix socket.
+func (l *Lane) DriverStatusSocket(d string) string {
+	return filepath.Join(l.work, "csi", d+".status.sock")
 }
 
 // Name is the lane's name.

@@ -24,7 +24,7 @@ func main() {
 	nodeID := flag.String("node-id", envOr("NODE_NAME", "emulator-node"), "node ID reported by NodeGetInfo")
 	stateDir := flag.String("state-dir", "/var/lib/csi-emulator", "where volumes, snapshots and state.json live")
 	capacity := flag.String("capacity", "100Gi", "total capacity; each volume consumes size x replicas")
-	statusAddr := flag.String("status-address", "", "serve the capacity in use as JSON on this address (e.g. 127.0.0.1:9808)")
+	statusAddr := flag.String("status-address", "", "serve the capacity in use as JSON on this address (127.0.0.1:9808, or unix:///path)")
 	verbose := flag.Int("v", 0, "log verbosity (1 logs every call)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
