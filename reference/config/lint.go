@@ -3,8 +3,10 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +75,7 @@ func LintConfigMap(cm *corev1.ConfigMap) []Finding {
 		return []Finding{{Path: "data", Severity: SeverityError, Message: "no data: Velero needs exactly one data key holding the JSON document"}}
 	case len(cm.Data) > 1:
 		return []Finding{{Path: "data", Severity: SeverityError, Message: fmt.Sprintf(
-			"%d keys %v: Velero's node-agent accepts exactly one (velero install does not check this)", len(cm.Data), sortedKeys(cm.Data))}}
+			"%d keys %v: Velero's node-agent accepts exactly one (velero install does not check this)", len(cm.Data), slices.Sorted(maps.Keys(cm.Data)))}}
 	}
 	var out []Finding
 	for key, doc := range cm.Data {
@@ -260,7 +262,7 @@ func childPath(parent, key string) string {
 
 // semantics reports what decodes fine but does not do what the user most likely meant.
 func (l *linter) semantics(cfg *NodeAgentConfigs) {
-	for _, class := range sortedKeys(cfg.BackupPVCConfig) {
+	for _, class := range slices.Sorted(maps.Keys(cfg.BackupPVCConfig)) {
 		e := cfg.BackupPVCConfig[class]
 		p := childPath("$.backupPVC", class)
 		if class == "" {

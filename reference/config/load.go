@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	velerotypes "github.com/vmware-tanzu/velero/pkg/types"
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +50,7 @@ func FromConfigMap(cm *corev1.ConfigMap) (*NodeAgentConfigs, error) {
 		return nil, fmt.Errorf("config: ConfigMap %s has no data; Velero needs exactly one data key holding the JSON document: %w", ref, ErrInvalid)
 	case len(cm.Data) > 1:
 		return nil, fmt.Errorf("config: ConfigMap %s has %d data keys %v; Velero's node-agent accepts exactly one (velero install does not check this): %w",
-			ref, len(cm.Data), sortedKeys(cm.Data), ErrInvalid)
+			ref, len(cm.Data), slices.Sorted(maps.Keys(cm.Data)), ErrInvalid)
 	}
 	for key, doc := range cm.Data {
 		cfg, err := Parse([]byte(doc))

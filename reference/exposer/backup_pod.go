@@ -3,6 +3,7 @@ package exposer
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/vmware-tanzu/velero/pkg/util/kube"
 	corev1 "k8s.io/api/core/v1"
@@ -131,7 +132,7 @@ func affinityFor(list []*kube.LoadAffinity, class string) *kube.LoadAffinity {
 // nodeAffinity turns a load affinity into a required node affinity term.
 func nodeAffinity(a *kube.LoadAffinity) *corev1.Affinity {
 	var reqs []corev1.NodeSelectorRequirement
-	for _, k := range sortedKeys(a.NodeSelector.MatchLabels) {
+	for _, k := range slices.Sorted(maps.Keys(a.NodeSelector.MatchLabels)) {
 		reqs = append(reqs, corev1.NodeSelectorRequirement{Key: k, Operator: corev1.NodeSelectorOpIn, Values: []string{a.NodeSelector.MatchLabels[k]}})
 	}
 	for _, e := range a.NodeSelector.MatchExpressions {

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/backuppvc-conformance/harness/internal/logtail"
 )
 
 // WriteDiagnostics saves what a failed spec needs to be understood into dir: the objects of the
@@ -58,7 +60,7 @@ func WriteDiagnostics(ctx context.Context, c client.Client, dir string, sh Share
 		logs, _ := filepath.Glob(filepath.Join(sh.LaneLogDir, "*.log"))
 		var b strings.Builder
 		for _, l := range logs {
-			fmt.Fprintf(&b, "==> %s <==\n%s\n", l, tailLines(l, 40))
+			fmt.Fprintf(&b, "==> %s <==\n%s\n", l, logtail.Tail(l, 40))
 		}
 		if err := os.WriteFile(filepath.Join(dir, "components.log"), []byte(b.String()), 0o644); err != nil {
 			return err
@@ -87,16 +89,4 @@ func grepFile(path string, words []string) string {
 		}
 	}
 	return b.String()
-}
-
-func tailLines(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

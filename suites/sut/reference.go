@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/backuppvc-conformance/harness/internal/logtail"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
@@ -76,7 +76,7 @@ func StartReference(o ReferenceOptions) (*Reference, error) {
 	select {
 	case err := <-r.done:
 		r.done <- err
-		return nil, fmt.Errorf("sut: reference exited at start (%v); its log %s:\n%s", err, o.LogPath, tail(o.LogPath, 10))
+		return nil, fmt.Errorf("sut: reference exited at start (%v); its log %s:\n%s", err, o.LogPath, logtail.Tail(o.LogPath, 10))
 	case <-time.After(time.Second):
 	}
 	return r, nil
@@ -90,7 +90,7 @@ func (r *Reference) Running() error {
 	select {
 	case err := <-r.done:
 		r.done <- err
-		return fmt.Errorf("reference exited (%v); its log %s ends:\n%s", err, r.Log, tail(r.Log, 10))
+		return fmt.Errorf("reference exited (%v); its log %s ends:\n%s", err, r.Log, logtail.Tail(r.Log, 10))
 	default:
 		return nil
 	}
@@ -123,13 +123,4 @@ func RunOnce(bin string, args ...string) (string, int, error) {
 		return out.String(), exit.ExitCode(), nil
 	}
 	return out.String(), 0, err
-}
-
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/logtail"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/reference/controller"
 	"github.com/backuppvc-conformance/harness/suites/lane"
@@ -162,7 +162,7 @@ func (l *Lane) run(ctx context.Context, what string, args ...string) error {
 	defer f.Close()
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("local lane: %s failed (%v): see %s:\n%s", what, err, logPath, tailFile(logPath, 15))
+		return fmt.Errorf("local lane: %s failed (%v): see %s:\n%s", what, err, logPath, logtail.Tail(logPath, 15))
 	}
 	return nil
 }
@@ -432,21 +432,4 @@ func processesUnder(dir string) []string {
 		out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 	}
 	return out
-}
-
-func tailFile(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var lines []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		lines = append(lines, s.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }

@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/backuppvc-conformance/harness/internal/logtail"
 )
 
 // process is a supervised host process, recorded in the lane's state file so that a later
@@ -43,6 +44,10 @@ func start(name, logDir string, args []string, env []string) (*process, error) {
 	go func() { _ = cmd.Wait() }()
 	return p, nil
 }
+
+// lastLines is an excerpt of the process's log for error messages: its first lines (where a bad
+// flag is said) and its last n.
+func (p *process) lastLines(n int) string { return logtail.Excerpt(p.Log, 5, n) }
 
 // alive tells whether the process still runs.
 func (p *process) alive() bool {
@@ -81,21 +86,6 @@ func (p *process) stop(grace time.Duration) error {
 		return fmt.Errorf("%s (pid %d) survived SIGKILL", p.Name, p.PID)
 	}
 	return nil
-}
-
-// lastLines returns an excerpt of the process's log for error messages: all of a short log, else
-// its first lines (where a bad flag or a start-up error is said) and its last n.
-func (p *process) lastLines(n int) string {
-	data, err := os.ReadFile(p.Log)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	const head = 5
-	if len(lines) > head+n {
-		lines = append(append(lines[:head:head], "..."), lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // state is the lane's record on disk.
