@@ -70,13 +70,17 @@ lint:
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yaml
 
 ## bench: numbers, not verdicts: the emulator's Go benchmark, then the lane-level measurements
-## (exposer scale at BENCH_SCALE concurrent backups, the page's storage scenarios) into
-## $(ARTIFACTS)/bench/results.md, results.json and latency.svg
+## (time to verdict; exposer scale at BENCH_SCALE concurrent backups; the page's storage scenarios;
+## Velero's own exposer side by side with the reference's, SIDEBYSIDE_N at once) into $(ARTIFACTS)/bench
 BENCH_SCALE ?= 1,10,50,200
+SIDEBYSIDE_N ?= 10
 bench: tools
 	mkdir -p $(ARTIFACTS)/bench
 	$(GO) test -run XXX -bench . -benchtime 5x -count 3 ./drivers/emulator/ | tee $(ARTIFACTS)/bench/go-bench.txt
+	start=$$(date +%s%N); $(MAKE) e2e ARTIFACTS=$(ARTIFACTS)/bench/e2e > $(ARTIFACTS)/bench/e2e.log 2>&1; end=$$(date +%s%N); \
+	$(GO) run ./suites/cmd/bench --verdict-junit $(ARTIFACTS)/bench/e2e/junit.xml --verdict-wall $$(( (end - start) / 1000000 ))ms | tee $(ARTIFACTS)/bench/verdict.md
 	$(GO) run ./suites/cmd/bench --scale $(BENCH_SCALE) --artifacts $(ARTIFACTS)/bench
+	cd suites/bench/sidebyside && $(GO) run . -n $(SIDEBYSIDE_N) --artifacts $(ARTIFACTS)/bench | tee $(ARTIFACTS)/bench/sidebyside.md
 
 clean:
 	rm -rf $(BIN) $(ARTIFACTS)

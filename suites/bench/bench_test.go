@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -38,5 +39,31 @@ func TestWriteMarkdownAndSVG(t *testing.T) {
 	WriteSVG(&svg, batches)
 	if !strings.Contains(svg.String(), "<polyline") || !strings.Contains(svg.String(), "N=10") {
 		t.Errorf("svg:\n%s", svg.String())
+	}
+}
+
+func TestWriteVerdict(t *testing.T) {
+	junit := t.TempDir() + "/junit.xml"
+	if err := os.WriteFile(junit, []byte(`<testsuites><testsuite name="s" tests="4" time="40">
+<testcase name="[SynchronizedBeforeSuite]" time="7.5" status="passed"></testcase>
+<testcase name="[SynchronizedBeforeSuite]" time="7.6" status="passed"></testcase>
+<testcase name="[It] backupPVC fast" time="2" status="passed"></testcase>
+<testcase name="[It] backupPVC slow | piped" time="16" status="failed"></testcase>
+</testsuite></testsuites>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := WriteVerdict(&out, junit, 44*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| make e2e, wall | 44s |", "| lane bring-up and system under test start | 7.6s |",
+		"| specs, in parallel (Ginkgo total minus bring-up) | 32.4s |", "| teardown, report and builds (the rest) | 4s |",
+		"| backupPVC slow \\| piped | 16s | failed |\n| backupPVC fast | 2s | passed |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verdict lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := WriteVerdict(&out, t.TempDir()+"/none.xml", 0); err == nil {
+		t.Error("a missing report is not an error")
 	}
 }

@@ -27,7 +27,16 @@ import (
 func main() {
 	scale := flag.String("scale", "1,10,50,200", "concurrent backups per scale step")
 	artifacts := flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
+	verdictJUnit := flag.String("verdict-junit", "", "instead: report the time to verdict of the conformance run with this JUnit report")
+	verdictWall := flag.Duration("verdict-wall", 0, "with --verdict-junit: the run's wall time")
 	flag.Parse()
+	if *verdictJUnit != "" {
+		if err := bench.WriteVerdict(os.Stdout, *verdictJUnit, *verdictWall); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	klog.SetLogger(logr.Discard())
 	ctrllog.SetLogger(logr.Discard())
 	log := funcr.New(func(_, args string) { fmt.Fprintln(os.Stderr, "bench:", args) }, funcr.Options{})

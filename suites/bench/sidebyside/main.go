@@ -1,0 +1,280 @@
+// Command sidebyside exposes the same snapshots with Velero v1.18.3's own CSI snapshot exposer
+// (github.com/vmware-tanzu/velero/pkg/exposer) and with the reference's, on the same local lane,
+// and reports expose latency (Expose call to backupPod Running) and the API requests each makes
+// per DataUpload. It is its own Go module because Velero's exposer needs Velero's kopia replace
+// and a large dependency tree the harness does not.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	"github.com/sirupsen/logrus"
+	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
+	vexposer "github.com/vmware-tanzu/velero/pkg/exposer"
+	velerotypes "github.com/vmware-tanzu/velero/pkg/types"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/reference/exposer"
+	"github.com/backuppvc-conformance/harness/suites/lane/local"
+)
+
+const veleroNS = "sbs-velero"
+
+type counter struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// counted returns a copy of cfg whose requests c counts.
+func counted(cfg *rest.Config, c *counter) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 400
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { c.next = rt; return c })
+	return cfg
+}
+
+// Result is one exposer's numbers.
+type Result struct {
+	Exposer              string          `json:"exposer"`
+	N                    int             `json:"n"`
+	Latencies            []time.Duration `json:"exposeToRunning"`
+	ExposeRequestsPerDU  float64         `json:"exposeRequestsPerDataUpload"`
+	CleanUpRequestsPerDU float64         `json:"cleanUpRequestsPerDataUpload"`
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[max(0, min(int(p/100*float64(len(s))+0.5)-1, len(s)-1))]
+}
+
+// exposeFunc exposes one snapshot for owner with the given source; cleanUp undoes it.
+type exposeFunc func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error
+type cleanUpFunc func(ctx context.Context, owner corev1.ObjectReference, vs, ns string)
+
+func main() {
+	n := flag.Int("n", 10, "DataUploads exposed at once per exposer")
+	artifacts := flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
+	flag.Parse()
+	klog.SetLogger(logr.Discard())
+	ctrllog.SetLogger(logr.Discard())
+	if err := run(*n, *artifacts); err != nil {
+		fmt.Fprintln(os.Stderr, "sidebyside:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, artifacts string) error {
+	ctx := context.Background()
+	p, err := profile.Find(toolchain.RepoRoot(), "emulator")
+	if err != nil {
+		return err
+	}
+	l, err := local.Up(ctx, local.Options{Name: "sidebyside", Profile: p, ArtifactsDir: artifacts})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = l.Down(context.Background()) }()
+	c, err := client.New(l.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: veleroNS}}); err != nil {
+		return err
+	}
+	// Velero's exposer copies image, service account and env from the node-agent DaemonSet.
+	if err := c.Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "node-agent"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "node-agent"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"name": "node-agent"}},
+				Spec: corev1.PodSpec{NodeSelector: map[string]string{"backuppvc.io/no-such-node": "true"},
+					Containers: []corev1.Container{{Name: "node-agent", Image: "velero/velero:v1.18.3"}}}}}}); err != nil {
+		return err
+	}
+	src, _ := p.Class(profile.RoleSource)
+	backup, _ := p.Class(profile.RoleBackup)
+	cfg := map[string]velerotypes.BackupPVC{src.Name: {StorageClass: backup.Name, ReadOnly: true}}
+
+	var results []Result
+	for _, name := range []string{"velero", "reference"} {
+		var expReq, cleanReq counter
+		expCfg := counted(l.RESTConfig(), &expReq)
+		var expose exposeFunc
+		var cleanUp cleanUpFunc
+		switch name {
+		case "velero":
+			kc := kubernetes.NewForConfigOrDie(expCfg)
+			sc := snapclient.NewForConfigOrDie(expCfg)
+			quiet := logrus.New()
+			quiet.SetOutput(io.Discard)
+			ve := vexposer.NewCSISnapshotExposer(kc, sc.SnapshotV1(), quiet)
+			expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
+				return ve.Expose(ctx, owner, &vexposer.CSISnapshotExposeParam{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc,
+					SourcePVName: pv, AccessMode: vexposer.AccessModeFileSystem, StorageClass: src.Name,
+					HostingPodLabels: map[string]string{"velero.io/data-upload": owner.Name}, OperationTimeout: time.Minute,
+					ExposeTimeout: 5 * time.Minute, VolumeSize: resource.MustParse("1Gi"), BackupPVCConfig: cfg, NodeOS: "linux"})
+			}
+			cleanCfg := counted(l.RESTConfig(), &cleanReq)
+			vc := vexposer.NewCSISnapshotExposer(kubernetes.NewForConfigOrDie(cleanCfg), snapclient.NewForConfigOrDie(cleanCfg).SnapshotV1(), quiet)
+			cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { vc.CleanUp(ctx, owner, vs, ns) }
+		default:
+			ec, err := client.New(expCfg, client.Options{Scheme: controller.Scheme()})
+			if err != nil {
+				return err
+			}
+			re := exposer.New(ec)
+			expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
+				return re.Expose(ctx, owner, exposer.Params{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc, SourcePVName: pv,
+					StorageClass: src.Name, VolumeMode: corev1.PersistentVolumeFilesystem, VolumeSize: resource.MustParse("1Gi"),
+					PodLabels: map[string]string{"velero.io/data-upload": owner.Name}, Image: "velero/velero:v1.18.3",
+					OperationTimeout: time.Minute, ExposeTimeout: 5 * time.Minute, BackupPVCConfig: cfg})
+			}
+			cc, err := client.New(counted(l.RESTConfig(), &cleanReq), client.Options{Scheme: controller.Scheme()})
+			if err != nil {
+				return err
+			}
+			rc := exposer.New(cc)
+			cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { rc.CleanUp(ctx, owner, vs, ns) }
+		}
+		r, err := measure(ctx, c, name, n, src.Name, p.SnapshotClass.Name, expose, cleanUp, &expReq, &cleanReq)
+		if err != nil {
+			return fmt.Errorf("%s exposer: %w", name, err)
+		}
+		results = append(results, r)
+	}
+	data, _ := json.MarshalIndent(results, "", "  ")
+	_ = os.WriteFile(filepath.Join(artifacts, "sidebyside.json"), data, 0o644)
+	fmt.Printf("\n### Velero v1.18.3's exposer and the reference's, same lane, %d snapshots exposed at once each (%d cores)\n\n", n, runtime.NumCPU())
+	fmt.Println("| exposer | expose → backupPod Running p50 | p95 | API requests per DataUpload: expose | cleanup |\n|---|---|---|---|---|")
+	for _, r := range results {
+		fmt.Printf("| %s | %v | %v | %.1f | %.1f |\n", r.Exposer, pct(r.Latencies, 50).Round(time.Millisecond), pct(r.Latencies, 95).Round(time.Millisecond),
+			r.ExposeRequestsPerDU, r.CleanUpRequestsPerDU)
+	}
+	v, ref := results[0], results[1]
+	fmt.Printf("| ratio reference/Velero | %.2f | %.2f | %.2f | %.2f |\n", ratio(pct(ref.Latencies, 50), pct(v.Latencies, 50)), ratio(pct(ref.Latencies, 95), pct(v.Latencies, 95)),
+		ref.ExposeRequestsPerDU/v.ExposeRequestsPerDU, ref.CleanUpRequestsPerDU/v.CleanUpRequestsPerDU)
+	return nil
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+// measure makes n source PVCs with ready snapshots and DataUploads (owners only: no controller
+// runs), exposes all at once, waits for every backupPod to run, then cleans up.
+func measure(ctx context.Context, c client.Client, name string, n int, class, snapClass string, expose exposeFunc, cleanUp cleanUpFunc, expReq, cleanReq *counter) (Result, error) {
+	res := Result{Exposer: name, N: n}
+	type item struct {
+		ns, vs, pv string
+		owner      corev1.ObjectReference
+	}
+	items := make([]item, n)
+	for i := range items {
+		it := &items[i]
+		it.ns = fmt.Sprintf("sbs-%s-%d", name, i)
+		it.vs = "snap"
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: it.ns}}); err != nil {
+			return res, err
+		}
+		if err := c.Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: it.ns, Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class), AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}); err != nil {
+			return res, err
+		}
+		if err := c.Create(ctx, &snapshotv1.VolumeSnapshot{ObjectMeta: metav1.ObjectMeta{Namespace: it.ns, Name: it.vs},
+			Spec: snapshotv1.VolumeSnapshotSpec{VolumeSnapshotClassName: ptr.To(snapClass), Source: snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To("data")}}}); err != nil {
+			return res, err
+		}
+		du := &velerov2alpha1.DataUpload{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: fmt.Sprintf("%s-%d", name, i)},
+			Spec: velerov2alpha1.DataUploadSpec{SnapshotType: velerov2alpha1.SnapshotTypeCSI, DataMover: "sidebyside-no-controller"}}
+		if err := c.Create(ctx, du); err != nil {
+			return res, err
+		}
+		it.owner = corev1.ObjectReference{APIVersion: "velero.io/v2alpha1", Kind: "DataUpload", Namespace: veleroNS, Name: du.Name, UID: du.UID}
+	}
+	for i := range items {
+		it := &items[i]
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			pvc, vs := &corev1.PersistentVolumeClaim{}, &snapshotv1.VolumeSnapshot{}
+			if c.Get(ctx, client.ObjectKey{Namespace: it.ns, Name: "data"}, pvc) != nil || c.Get(ctx, client.ObjectKey{Namespace: it.ns, Name: it.vs}, vs) != nil {
+				return false, nil
+			}
+			it.pv = pvc.Spec.VolumeName
+			return it.pv != "" && vs.Status != nil && vs.Status.ReadyToUse != nil && *vs.Status.ReadyToUse, nil
+		}); err != nil {
+			return res, fmt.Errorf("source %s not ready: %w", it.ns, err)
+		}
+	}
+	before := expReq.n.Load()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range items {
+		it := items[i]
+		wg.Go(func() {
+			start := time.Now()
+			if err := expose(ctx, it.owner, it.vs, it.ns, "data", it.pv); err != nil {
+				errs <- err
+				return
+			}
+			err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+				pod := &corev1.Pod{}
+				return c.Get(ctx, client.ObjectKey{Namespace: veleroNS, Name: it.owner.Name}, pod) == nil &&
+					(pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded), nil
+			})
+			if err != nil {
+				errs <- fmt.Errorf("backupPod %s never ran: %w", it.owner.Name, err)
+				return
+			}
+			mu.Lock()
+			res.Latencies = append(res.Latencies, time.Since(start))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return res, err
+	}
+	res.ExposeRequestsPerDU = float64(expReq.n.Load()-before) / float64(n)
+	beforeClean := cleanReq.n.Load()
+	for _, it := range items {
+		cleanUp(ctx, it.owner, it.vs, it.ns)
+	}
+	res.CleanUpRequestsPerDU = float64(cleanReq.n.Load()-beforeClean) / float64(n)
+	for _, it := range items {
+		_ = c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: it.ns}})
+		_ = c.Delete(ctx, &velerov2alpha1.DataUpload{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: it.owner.Name}})
+	}
+	return res, nil
+}
