@@ -17,11 +17,13 @@ build:
 tools:
 	hack/tools.sh
 
-## test: every test there is: gofmt, vet, actionlint, all Go tests with -race (integration tests on
-## a real kube-apiserver and csi-sanity fail, not skip, when a pinned binary is missing), then a full
-## make e2e on the local lane
+## test: every test there is: gofmt, vet, actionlint, the Go unit tests with -race in parallel, the
+## integration tests (real kube-apiserver, csi-sanity, local and existing lanes; they fail, not skip,
+## when a pinned binary is missing) one package at a time, so their clusters do not share the 2
+## cores with each other, then a full make e2e on the local lane
 test: fmt-check vet lint tools
-	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -skip Integration ./...
+	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -p 1 -run Integration ./...
 	$(MAKE) e2e LANE=local DRIVER=emulator
 
 ## unit: the Go tests alone; integration tests skip when the binaries are not built
