@@ -51,7 +51,8 @@ cluster-down:
 	$(GO) run ./suites/cmd/lane down --name $(LANE_NAME)
 
 ## e2e: the conformance suites. LANE=local (default, offline) | existing (KUBECONFIG=...) ;
-## DRIVER=<profile under drivers/> ; PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter
+## DRIVER=<profile under drivers/> ; PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter ;
+## PREPARE_TIMEOUT overrides the profile's prepare timeout (e.g. 20s)
 LANE ?= local
 PROCS ?= 4
 LABELS ?=
@@ -63,7 +64,8 @@ e2e: tools
 	mkdir -p $(ARTIFACTS)
 	$(BIN)/ginkgo -p --procs=$(PROCS) -v --no-color --timeout=30m $(if $(LABELS),--label-filter='$(LABELS)') \
 		--junit-report=junit.xml --output-dir=$(ARTIFACTS) ./suites/conformance -- \
-		--lane=$(LANE) --driver=$(DRIVER) --lane-name=e2e-$(LANE) --artifacts=$(ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)); \
+		--lane=$(LANE) --driver=$(DRIVER) --lane-name=e2e-$(LANE) --artifacts=$(ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
+		$(if $(PREPARE_TIMEOUT),--prepare-timeout=$(PREPARE_TIMEOUT)); \
 	status=$$?; echo "certification report: $(ARTIFACTS)/certification.md; JUnit: $(ARTIFACTS)/junit.xml"; exit $$status
 
 ## lint: the GitHub Actions workflow, with actionlint built from the Go module proxy

@@ -26,6 +26,7 @@ var (
 	flagDriver     = flag.String("driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml")
 	flagKubeconfig = flag.String("lane-kubeconfig", os.Getenv("KUBECONFIG"), "cluster of the existing lane")
 	flagArtifacts  = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
+	flagPrepare    = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
 )
 
 var (
@@ -49,6 +50,9 @@ func TestConformance(t *testing.T) {
 	}
 	if !prof.SupportsLane(*flagLane) {
 		t.Fatalf("profile %s does not support the %s lane (its lanes: %v)", prof.Name, *flagLane, prof.Lanes)
+	}
+	if *flagPrepare > 0 {
+		prof.Timeouts.Prepare.Duration = *flagPrepare
 	}
 	scenarios = Scenarios(prof)
 	klog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
