@@ -51,6 +51,12 @@ func Write(w io.Writer, r types.Report, info Info) error {
 	if failed > 0 || !r.SuiteSucceeded {
 		verdict = "FAIL"
 	}
+	for _, s := range specs {
+		if s.State.Is(types.SpecStateInterrupted) {
+			verdict = "FAIL (the run was interrupted: results are incomplete)"
+			break
+		}
+	}
 	fmt.Fprintf(&b, "# backupPVC conformance report: %s\n\n", verdict)
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| driver | %s (profile `%s`) |\n| lane | %s |\n| system under test | %s |\n", info.Driver, info.Profile, info.Lane, info.SUT)
