@@ -29,6 +29,9 @@ const (
 
 	// MessagePrepareTimeout is the DataUpload's message when the prepare timeout fires (D5).
 	MessagePrepareTimeout = "timeout on preparing data upload"
+
+	// conflictRetry is how soon an accept that lost an update conflict is retried.
+	conflictRetry = 100 * time.Millisecond
 )
 
 // DataUploadReconciler runs DataUploads of the CSI snapshot type through expose, prepare, the data
@@ -127,7 +130,7 @@ func (r *DataUploadReconciler) accept(ctx context.Context, du *velerov2alpha1.Da
 	// Update, not patch: a conflict means someone else moved it first, and we must not expose twice.
 	if err := r.Client.Update(ctx, du); err != nil {
 		if apierrors.IsConflict(err) {
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("dataupload: accept %s: %w", du.Name, err)
 	}

@@ -57,11 +57,14 @@ type Batch struct {
 }
 
 // Percentile returns the p-th percentile (nearest rank) of the batch's latencies.
-func (b Batch) Percentile(p float64) time.Duration {
-	if len(b.Latencies) == 0 {
+func (b Batch) Percentile(p float64) time.Duration { return Percentile(b.Latencies, p) }
+
+// Percentile returns the p-th percentile (nearest rank) of ds, 0 for none.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	s := append([]time.Duration(nil), b.Latencies...)
+	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	i := int(p/100*float64(len(s))+0.5) - 1
 	return s[max(0, min(i, len(s)-1))]

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +42,7 @@ import (
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/reference/controller"
 	"github.com/backuppvc-conformance/harness/reference/exposer"
+	"github.com/backuppvc-conformance/harness/suites/bench"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 )
 
@@ -73,12 +73,6 @@ type Result struct {
 	Latencies            []time.Duration `json:"exposeToRunning"`
 	ExposeRequestsPerDU  float64         `json:"exposeRequestsPerDataUpload"`
 	CleanUpRequestsPerDU float64         `json:"cleanUpRequestsPerDataUpload"`
-}
-
-func pct(ds []time.Duration, p float64) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[max(0, min(int(p/100*float64(len(s))+0.5)-1, len(s)-1))]
 }
 
 // exposeFunc exposes one snapshot for owner with the given source; cleanUp undoes it.
@@ -179,11 +173,11 @@ func run(n int, artifacts string) error {
 	fmt.Printf("\n### Velero v1.18.3's exposer and the reference's, same lane, %d snapshots exposed at once each (%d cores)\n\n", n, runtime.NumCPU())
 	fmt.Println("| exposer | expose → backupPod Running p50 | p95 | API requests per DataUpload: expose | cleanup |\n|---|---|---|---|---|")
 	for _, r := range results {
-		fmt.Printf("| %s | %v | %v | %.1f | %.1f |\n", r.Exposer, pct(r.Latencies, 50).Round(time.Millisecond), pct(r.Latencies, 95).Round(time.Millisecond),
+		fmt.Printf("| %s | %v | %v | %.1f | %.1f |\n", r.Exposer, bench.Percentile(r.Latencies, 50).Round(time.Millisecond), bench.Percentile(r.Latencies, 95).Round(time.Millisecond),
 			r.ExposeRequestsPerDU, r.CleanUpRequestsPerDU)
 	}
 	v, ref := results[0], results[1]
-	fmt.Printf("| ratio reference/Velero | %.2f | %.2f | %.2f | %.2f |\n", ratio(pct(ref.Latencies, 50), pct(v.Latencies, 50)), ratio(pct(ref.Latencies, 95), pct(v.Latencies, 95)),
+	fmt.Printf("| ratio reference/Velero | %.2f | %.2f | %.2f | %.2f |\n", ratio(bench.Percentile(ref.Latencies, 50), bench.Percentile(v.Latencies, 50)), ratio(bench.Percentile(ref.Latencies, 95), bench.Percentile(v.Latencies, 95)),
 		ref.ExposeRequestsPerDU/v.ExposeRequestsPerDU, ref.CleanUpRequestsPerDU/v.CleanUpRequestsPerDU)
 	return nil
 }

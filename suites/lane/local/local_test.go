@@ -26,11 +26,7 @@ import (
 
 func requireLane(t *testing.T) *profile.Profile {
 	t.Helper()
-	var bins [][2]string
-	for _, b := range binaries {
-		bins = append(bins, b)
-	}
-	toolchain.RequireIntegration(t, bins...)
+	toolchain.RequireIntegration(t, binaries...)
 	p, err := profile.Find(toolchain.RepoRoot(), "emulator")
 	if err != nil {
 		t.Fatal(err)
