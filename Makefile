@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 ARTIFACTS ?= $(CURDIR)/artifacts
 export BACKUPPVC_CACHE ?= $(HOME)/.cache/backuppvc-conformance
 
-.PHONY: all build test unit fuzz vet fmt-check lint tools cluster-up cluster-down e2e bench clean
+.PHONY: all build test test-kind unit fuzz vet fmt-check lint tools cluster-up cluster-down e2e bench clean
 
 all: build
 
@@ -20,11 +20,14 @@ tools:
 ## test: every test there is: gofmt, vet, actionlint, the Go unit tests with -race in parallel, the
 ## integration tests (real kube-apiserver, csi-sanity, local and existing lanes; they fail, not skip,
 ## when a pinned binary is missing) one package at a time, so their clusters do not share the 2
-## cores with each other, then a full make e2e on the local lane
+## cores with each other, then a full make e2e on the local lane, then make test-kind when a Docker
+## engine answers or can be started (as root: hack/kind/docker.sh installs and starts one)
 test: fmt-check vet lint tools
 	$(GO) test -race -count=1 -skip Integration ./...
 	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -p 1 -run Integration ./...
 	$(MAKE) e2e LANE=local DRIVER=emulator
+	@if hack/kind/docker.sh can-start; then $(MAKE) test-kind; \
+	else echo "make test: the kind lane was skipped: no Docker engine can be started here (see above)"; fi
 
 ## unit: the Go tests alone; integration tests skip when the binaries are not built
 unit:
@@ -50,23 +53,31 @@ cluster-up: tools
 cluster-down:
 	$(GO) run ./suites/cmd/lane down --name $(LANE_NAME)
 
-## e2e: the conformance suites. LANE=local (default, offline) | existing (KUBECONFIG=...) ;
-## DRIVER=<profile under drivers/> ; PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter ;
-## PREPARE_TIMEOUT overrides the profile's prepare timeout (e.g. 20s)
+## e2e: the conformance suites. LANE=local (default, offline) | kind (a Docker engine is found or
+## installed and started, see hack/kind) | existing (KUBECONFIG=...) ; DRIVER=<profile under drivers/> ;
+## PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter ; PREPARE_TIMEOUT overrides the
+## profile's prepare timeout (e.g. 20s) ; KIND_IMAGES=offline|upstream|auto for the kind lane
 LANE ?= local
 PROCS ?= 4
 LABELS ?=
+KIND_IMAGES ?= auto
 e2e: tools
-	@if [ "$(LANE)" = kind ]; then echo "make e2e: the kind lane is not built yet (issue 6); use LANE=local or LANE=existing" >&2; exit 2; fi
 	@if [ "$(LANE)" = existing ] && [ -z "$$KUBECONFIG" ]; then echo "make e2e LANE=existing needs KUBECONFIG=<your cluster>" >&2; exit 2; fi
 	$(GO) build -o $(BIN)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
 	rm -rf $(ARTIFACTS)/diagnostics $(ARTIFACTS)/certification.md $(ARTIFACTS)/junit.xml
 	mkdir -p $(ARTIFACTS)
+	$(if $(filter kind,$(LANE)),KIND_IMAGES=$(KIND_IMAGES) hack/kind/with-docker.sh) \
 	$(BIN)/ginkgo -p --procs=$(PROCS) -v --no-color --timeout=30m $(if $(LABELS),--label-filter='$(LABELS)') \
 		--junit-report=junit.xml --output-dir=$(ARTIFACTS) ./suites/conformance -- \
 		--lane=$(LANE) --driver=$(DRIVER) --lane-name=e2e-$(LANE) --artifacts=$(ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
-		$(if $(PREPARE_TIMEOUT),--prepare-timeout=$(PREPARE_TIMEOUT)); \
+		--kind-images=$(KIND_IMAGES) $(if $(PREPARE_TIMEOUT),--prepare-timeout=$(PREPARE_TIMEOUT)); \
 	status=$$?; echo "certification report: $(ARTIFACTS)/certification.md; JUnit: $(ARTIFACTS)/junit.xml"; exit $$status
+
+## test-kind: the suites on the kind lane with the emulator and the offline node image (no
+## traffic leaves the machine; the first run builds the images, about 5 minutes), report under
+## $(ARTIFACTS)/kind
+test-kind:
+	$(MAKE) e2e LANE=kind DRIVER=emulator KIND_IMAGES=offline ARTIFACTS=$(ARTIFACTS)/kind
 
 ## lint: the GitHub Actions workflow, with actionlint built from the Go module proxy
 ACTIONLINT_VERSION ?= v1.7.12

@@ -4,7 +4,8 @@
 #   hack/tools.sh [component...]   build what is missing (default: all) and print the bin dirs
 #   hack/tools.sh --path C         print the bin dir of component C (no build)
 #
-# Components: kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity.
+# Components: kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity (the local lane), and
+# for the kind lane: kubernetes-node (kubelet, kubeadm, kube-proxy), kind, coredns.
 # Each component gets its own throwaway module under $BACKUPPVC_CACHE/modules, because the
 # upstream modules pin incompatible k8s.io/* versions and some carry replace directives
 # (which `go install mod@version` refuses).
@@ -20,6 +21,7 @@ cache=${BACKUPPVC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backuppvc-conformance}
 export GOFLAGS=-mod=mod
 
 all=(kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity)
+kind_lane=(kubernetes-node kind coredns)
 
 version_of() {
   case "$1" in
@@ -29,7 +31,10 @@ version_of() {
     csi-provisioner) echo "$EXTERNAL_PROVISIONER_VERSION" ;;
     csi-snapshotter) echo "$EXTERNAL_SNAPSHOTTER_VERSION" ;;
     csi-sanity) echo "$CSI_TEST_VERSION" ;;
-    *) echo "tools: unknown component $1 (known: ${all[*]})" >&2; return 1 ;;
+    kubernetes-node) echo "$KUBERNETES_VERSION" ;;
+    kind) echo "$KIND_VERSION" ;;
+    coredns) echo "${COREDNS_VERSION:?COREDNS_VERSION is what kubeadm asks for: hack/kind/images.sh sets it}" ;;
+    *) echo "tools: unknown component $1 (known: ${all[*]} ${kind_lane[*]})" >&2; return 1 ;;
   esac
 }
 
@@ -42,7 +47,17 @@ new_module() {
 }
 
 build_kubernetes() {
+  build_k8s_cmds "$1" "$2" kube-apiserver kube-controller-manager kube-scheduler kubectl
+}
+
+build_kubernetes_node() {
+  build_k8s_cmds "$1" "$2" kubelet kubeadm kube-proxy
+}
+
+# build_k8s_cmds MOD OUT CMD...: commands of k8s.io/kubernetes at $KUBERNETES_VERSION.
+build_k8s_cmds() {
   local v=$KUBERNETES_VERSION mod="$1" out="$2" minor major
+  shift 2
   major=$(echo "$v" | cut -d. -f1 | tr -d v); minor=$(echo "$v" | cut -d. -f2)
   (cd "$mod" && go mod edit -require "k8s.io/kubernetes@$v")
   local kdir
@@ -53,7 +68,7 @@ build_kubernetes() {
   for m in $staging; do
     (cd "$mod" && go mod edit -replace "$m=$m@v0.${v#v1.}")
   done
-  local pkgs=(cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl)
+  local pkgs=("${@/#/cmd/}")
   local flags="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor"
   flags="$flags -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitMajor=$major -X k8s.io/client-go/pkg/version.gitMinor=$minor"
   local versioned=("${pkgs[@]/#/k8s.io/kubernetes/}")
@@ -73,6 +88,17 @@ build_kwok() {
   (cd "$mod" && go get "sigs.k8s.io/kwok@$v" >/dev/null 2>&1 && go mod tidy >/dev/null 2>&1 || true)
   (cd "$mod" && go get "sigs.k8s.io/kwok/cmd/kwok@$v" "sigs.k8s.io/kwok/cmd/kwokctl@$v" >/dev/null 2>&1 &&
     go build -ldflags "$flags" -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl)
+}
+
+build_kind() {
+  local v=$KIND_VERSION mod="$1" out="$2"
+  (cd "$mod" && go get "sigs.k8s.io/kind@$v" >/dev/null && go build -o "$out/" sigs.k8s.io/kind)
+}
+
+build_coredns() {
+  local v=$COREDNS_VERSION mod="$1" out="$2"
+  (cd "$mod" && go get "github.com/coredns/coredns@$v" >/dev/null &&
+    CGO_ENABLED=0 go build -o "$out/" github.com/coredns/coredns)
 }
 
 build_csi_provisioner() {

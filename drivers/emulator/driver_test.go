@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -280,6 +282,54 @@ func BenchmarkCreateVolumeFromSnapshot(b *testing.B) {
 				b.StopTimer()
 				_, _ = d.DeleteVolume(context.Background(), &csi.DeleteVolumeRequest{VolumeId: resp.Volume.VolumeId})
 				b.StartTimer()
+			}
+		})
+	}
+}
+
+// A Block volume is published as a loop device node (what a kubelet can hand a container), whose
+// writes the kernel refuses when the publish is read-only.
+func TestPublishBlockIsALoopDevice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loop devices need root")
+	}
+	d := newDriver(t, t.TempDir())
+	snap := sourceSnapshot(t, d, true)
+	for _, tc := range []struct {
+		name      string
+		mode      csi.VolumeCapability_AccessMode_Mode
+		writeFail bool
+	}{{"ReadOnlyMany", rox, true}, {"ReadWriteOnce", rwo, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := fromSnapshot("b-"+tc.name, snap, tc.mode, nil)
+			req.VolumeCapabilities = caps(tc.mode, true)
+			v, err := d.CreateVolume(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := filepath.Join(t.TempDir(), "dev")
+			if _, err := d.NodePublishVolume(context.Background(), &csi.NodePublishVolumeRequest{VolumeId: v.Volume.VolumeId, TargetPath: target,
+				VolumeCapability: caps(tc.mode, true)[0], Readonly: tc.mode == rox}); err != nil {
+				t.Fatal(err)
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(target, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK || unix.Major(st.Rdev) != loopMajor {
+				t.Fatalf("target %s is not a loop device (mode %o, err %v)", target, st.Mode, err)
+			}
+			f, werr := os.OpenFile(target, os.O_WRONLY, 0)
+			if werr == nil {
+				_, werr = f.Write([]byte("x"))
+				f.Close()
+			}
+			if (werr != nil) != tc.writeFail {
+				t.Errorf("write to the published device: %v, want failure %v", werr, tc.writeFail)
+			}
+			if _, err := d.NodeUnpublishVolume(context.Background(), &csi.NodeUnpublishVolumeRequest{VolumeId: v.Volume.VolumeId, TargetPath: target}); err != nil {
+				t.Fatal(err)
+			}
+			loop := fmt.Sprintf("/sys/block/loop%d/loop/backing_file", unix.Minor(st.Rdev))
+			if data, err := os.ReadFile(loop); err == nil && strings.Contains(string(data), d.opts.StateDir) {
+				t.Errorf("loop device still attached to %s after unpublish", strings.TrimSpace(string(data)))
 			}
 		})
 	}

@@ -55,25 +55,32 @@ func (d *Driver) NodePublishVolume(_ context.Context, req *csi.NodePublishVolume
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return nil, status.Errorf(codes.Internal, "target parent: %v", err)
 	}
+	readOnly := req.GetReadonly() || v.ReadOnly
 	if block {
 		f, err := os.OpenFile(target, os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "block target: %v", err)
 		}
 		f.Close()
+		if src, err = attachLoop(src, readOnly); err != nil {
+			return nil, status.Errorf(codes.Internal, "volume %s: %v", v.ID, err)
+		}
 	} else if err := os.MkdirAll(target, 0o755); err != nil {
 		return nil, status.Errorf(codes.Internal, "target: %v", err)
 	}
 	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		if block {
+			_ = detachLoop(src)
+		}
 		return nil, status.Errorf(codes.Internal, "bind mount %s at %s: %v", src, target, err)
 	}
-	if req.GetReadonly() || v.ReadOnly {
+	if readOnly {
 		if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			_ = unix.Unmount(target, 0)
 			return nil, status.Errorf(codes.Internal, "remount %s read-only: %v", target, err)
 		}
 	}
-	d.log.Info("volume published", "id", v.ID, "target", target, "readOnly", req.GetReadonly() || v.ReadOnly)
+	d.log.Info("volume published", "id", v.ID, "target", target, "source", src, "readOnly", readOnly)
 	return &csi.NodePublishVolumeResponse{}, nil
 }
 
@@ -84,6 +91,9 @@ func (d *Driver) NodeUnpublishVolume(_ context.Context, req *csi.NodeUnpublishVo
 	}
 	target := req.GetTargetPath()
 	if mounted(target) {
+		if err := detachLoop(target); err != nil {
+			return nil, status.Errorf(codes.Internal, "%s: %v", target, err)
+		}
 		if err := unix.Unmount(target, 0); err != nil {
 			return nil, status.Errorf(codes.Internal, "unmount %s: %v", target, err)
 		}

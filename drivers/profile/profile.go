@@ -87,6 +87,10 @@ type Timeouts struct {
 	Prepare Duration `yaml:"prepare"`
 	// Provision bounds how long a volume from a snapshot may take.
 	Provision Duration `yaml:"provision"`
+	// PrepareOnKind, when set, replaces Prepare on the kind lane, whose kubelet really runs the
+	// backupPods: it reports a pod's terminal phase only after tearing the pod down, so a backupPod
+	// that exits at once counts as prepared seconds later, more so with many at once.
+	PrepareOnKind Duration `yaml:"prepareOnKind"`
 }
 
 // Local is how the local lane runs the driver as a host process.

@@ -18,6 +18,7 @@ var versionKeys = map[string]string{
 	"csi-provisioner": "EXTERNAL_PROVISIONER_VERSION",
 	"csi-snapshotter": "EXTERNAL_SNAPSHOTTER_VERSION",
 	"csi-sanity":      "CSI_TEST_VERSION",
+	"kind":            "KIND_VERSION",
 }
 
 // RepoRoot is the repository's top folder (this file lives at internal/toolchain/).

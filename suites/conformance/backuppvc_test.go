@@ -54,6 +54,9 @@ var _ = Describe("backupPVC", func() {
 					Skip(fmt.Sprintf("profile %s has no class with role %s", prof.Name, sc.Needs))
 				}
 			}
+			if sc.WriteProbe && !shared.RealKubelet {
+				Skip("needs a real kubelet running the backupPod (the kind lane)")
+			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
 			}

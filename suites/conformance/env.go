@@ -30,6 +30,7 @@ import (
 	"github.com/backuppvc-conformance/harness/reference/controller"
 	"github.com/backuppvc-conformance/harness/suites/lane"
 	"github.com/backuppvc-conformance/harness/suites/lane/existing"
+	"github.com/backuppvc-conformance/harness/suites/lane/kind"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 	"github.com/backuppvc-conformance/harness/suites/sut"
 )
@@ -45,6 +46,8 @@ type Shared struct {
 	ReferenceBin string `json:"referenceBin"`
 	ReferenceLog string `json:"referenceLog"`
 	LaneLogDir   string `json:"laneLogDir"`
+	// RealKubelet: the lane runs the backupPods for real (kind), so the write-probe specs apply.
+	RealKubelet bool `json:"realKubelet"`
 }
 
 // Options says where and against what the suites run.
@@ -54,6 +57,8 @@ type Options struct {
 	Kubeconfig string
 	Profile    *profile.Profile
 	Artifacts  string
+	// KindImages is the kind lane's image source: offline, upstream or auto.
+	KindImages string
 	Log        logr.Logger
 }
 
@@ -102,8 +107,10 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		s.Lane, err = local.Up(ctx, local.Options{Name: o.LaneName, Profile: o.Profile, ArtifactsDir: o.Artifacts, Log: o.Log})
 	case "existing":
 		s.Lane, err = existing.Connect(ctx, o.Kubeconfig, o.Profile)
+	case "kind":
+		s.Lane, err = kind.Up(ctx, kind.Options{Name: o.LaneName, Profile: o.Profile, Images: o.KindImages, ArtifactsDir: o.Artifacts, Log: o.Log})
 	default:
-		err = fmt.Errorf("unknown lane %q (local or existing; kind: make test-kind)", o.Lane)
+		err = fmt.Errorf("unknown lane %q (local, kind or existing)", o.Lane)
 	}
 	if err != nil {
 		return nil, err
@@ -118,7 +125,8 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	if err != nil {
 		return s, err
 	}
-	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir()}
+	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir(),
+		RealKubelet: s.Lane.Kind() == "kind"}
 	c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		return s, err
@@ -156,9 +164,13 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		return s, err
 	}
 	s.Shared.ReferenceLog = filepath.Join(o.Artifacts, "reference.log")
-	s.Ref, err = sut.StartReference(sut.ReferenceOptions{Kubeconfig: s.Shared.Kubeconfig, Namespace: s.Shared.VeleroNS,
+	refOpts := sut.ReferenceOptions{Kubeconfig: s.Shared.Kubeconfig, Namespace: s.Shared.VeleroNS,
 		NodeAgentConfigMap: NodeAgentConfigMap, PrepareTimeout: o.Profile.Timeouts.Prepare.Duration,
-		BinDir: binDir, LogPath: s.Shared.ReferenceLog})
+		BinDir: binDir, LogPath: s.Shared.ReferenceLog}
+	if withImage, ok := s.Lane.(interface{ BackupPodImage() string }); ok {
+		refOpts.Image = withImage.BackupPodImage()
+	}
+	s.Ref, err = sut.StartReference(refOpts)
 	if err != nil {
 		return s, err
 	}

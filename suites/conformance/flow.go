@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/wait"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/reference/datamover"
 )
 
 // MessagePrepareTimeout is the DataUpload message Velero v1.18.3 sets at the prepare timeout.
@@ -210,7 +211,44 @@ func (k *Checker) expectCompleted(ctx context.Context, sc Scenario, r *Result) e
 		return fmt.Errorf("backup PV %s was provisioned through class %s, want %s", pv.Name, pv.Spec.StorageClassName, want)
 	}
 	r.Evidence = append(r.Evidence, fmt.Sprintf("backup PV %s provisioned through %s", pv.Name, pv.Spec.StorageClassName))
+	if sc.WriteProbe {
+		if err := k.expectWriteProbe(ctx, sc, r); err != nil {
+			return err
+		}
+	}
 	return k.expectBackup(ctx, r, velerov1.BackupPhaseCompleted, 0)
+}
+
+// expectWriteProbe reads the data mover's report from the backupPod's termination message: its
+// write into a read-only backupPVC must fail with EROFS, into a writable one succeed.
+func (k *Checker) expectWriteProbe(ctx context.Context, sc Scenario, r *Result) error {
+	var message string
+	if err := k.waitFor(ctx, r, "the backupPod's termination message", 10*time.Second, func(context.Context) (bool, error) {
+		pod, ok := k.Obs.Pod(r.DataUpload)
+		if !ok || len(pod.Status.ContainerStatuses) == 0 || pod.Status.ContainerStatuses[0].State.Terminated == nil {
+			return false, nil
+		}
+		message = pod.Status.ContainerStatuses[0].State.Terminated.Message
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	rep, err := datamover.Parse(message)
+	if err != nil {
+		return fmt.Errorf("backupPod %s: %w", r.DataUpload, err)
+	}
+	if sc.WantMode == corev1.ReadOnlyMany {
+		if rep.Write != "failed" || !strings.Contains(rep.WriteError, "read-only file system") {
+			return fmt.Errorf("backupPod %s wrote into its read-only backupPVC: write %s %q, want a read-only file system error", r.DataUpload, rep.Write, rep.WriteError)
+		}
+		r.Evidence = append(r.Evidence, fmt.Sprintf("the backupPod read %d bytes; its write was refused: %s", rep.Bytes, rep.WriteError))
+		return nil
+	}
+	if rep.Write != "ok" {
+		return fmt.Errorf("backupPod %s could not write into its writable backupPVC: write %s %q", r.DataUpload, rep.Write, rep.WriteError)
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("the backupPod read %d bytes and its write succeeded", rep.Bytes))
+	return nil
 }
 
 // expectPrepareTimeout: the DataUpload stays Accepted until the prepare timeout, then Failed with

@@ -39,6 +39,9 @@ type Scenario struct {
 	Labels    []string
 	// Needs names the profile role this scenario requires ("" for none).
 	Needs string
+	// WriteProbe: the backupPod's data mover tries to write into the volume and the spec checks
+	// the outcome against WantMode (needs a real kubelet: the kind lane).
+	WriteProbe bool
 	// Doc cites the spec items the scenario checks.
 	Doc string
 }
@@ -68,6 +71,12 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"negative", "prepareTimeout"}, Needs: profile.RoleOtherDriver, Doc: "D4 D5 E2: a class of another CSI driver, which refuses the snapshot"},
 		{Name: "block", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome, Block: true,
 			Labels: []string{"block", "capability:block"}, Needs: profile.RoleBackup, Doc: "B6 C2: a Block source: a Block backupPVC attached as a device"},
+		{Name: "write-read-only", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
+			Labels: []string{"kubelet", "readOnly", "capability:readOnlyManyFromSnapshot"}, Needs: profile.RoleBackup, WriteProbe: true,
+			Doc: "C2 (real kubelet): readOnly: the backupPod's write into the volume fails with a read-only file system error"},
+		{Name: "write-writable", Entry: `{"storageClass": "{{backup}}"}`, WantClass: "{{backup}}", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds,
+			Labels: []string{"kubelet"}, Needs: profile.RoleBackup, WriteProbe: true,
+			Doc: "C2 (real kubelet): no readOnly: the backupPod's write into the volume succeeds"},
 		{Name: "many", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
 			Labels: []string{"scale"}, Needs: profile.RoleBackup, Doc: "20 backups at once"},
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/ginkgo/v2"
@@ -21,11 +22,12 @@ import (
 )
 
 var (
-	flagLane       = flag.String("lane", "", "local or existing; empty skips the suites (make e2e sets it)")
+	flagLane       = flag.String("lane", "", "local, kind or existing; empty skips the suites (make e2e sets it)")
 	flagLaneName   = flag.String("lane-name", "e2e", "name of the local lane")
 	flagDriver     = flag.String("driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml")
 	flagKubeconfig = flag.String("lane-kubeconfig", os.Getenv("KUBECONFIG"), "cluster of the existing lane")
 	flagArtifacts  = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
+	flagKindImages = flag.String("kind-images", envOr("BACKUPPVC_KIND_IMAGES", "auto"), "kind lane: offline (build the node image here), upstream (kindest/node) or auto")
 	flagPrepare    = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
 )
 
@@ -51,6 +53,9 @@ func TestConformance(t *testing.T) {
 	if !prof.SupportsLane(*flagLane) {
 		t.Fatalf("profile %s does not support the %s lane (its lanes: %v)", prof.Name, *flagLane, prof.Lanes)
 	}
+	if *flagLane == "kind" && prof.Timeouts.PrepareOnKind.Duration > 0 {
+		prof.Timeouts.Prepare = prof.Timeouts.PrepareOnKind
+	}
 	if *flagPrepare > 0 {
 		prof.Timeouts.Prepare.Duration = *flagPrepare
 	}
@@ -61,11 +66,18 @@ func TestConformance(t *testing.T) {
 	RunSpecs(t, "backupPVC conformance")
 }
 
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
 var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	log := funcr.New(func(_, args string) { GinkgoWriter.Println("lane:", args) }, funcr.Options{})
 	var err error
 	setup, err = SetUp(ctx, Options{Lane: *flagLane, LaneName: *flagLaneName, Kubeconfig: *flagKubeconfig, Profile: prof,
-		Artifacts: *flagArtifacts, Log: log}, scenarios)
+		Artifacts: *flagArtifacts, KindImages: *flagKindImages, Log: log}, scenarios)
 	Expect(err).NotTo(HaveOccurred(), "bringing the %s lane up", *flagLane)
 	data, err := json.Marshal(setup.Shared)
 	Expect(err).NotTo(HaveOccurred())
@@ -81,7 +93,7 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	obs, err := Observe(observeCtx, cfg, shared.VeleroNS)
 	Expect(err).NotTo(HaveOccurred())
 	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID)}
-}, NodeTimeout(5*60e9))
+}, NodeTimeout(15*time.Minute)) // the kind lane may build its images on a first run
 
 var _ = SynchronizedAfterSuite(func() {
 	if stopObserving != nil {

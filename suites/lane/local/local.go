@@ -225,11 +225,7 @@ func createNodes(ctx context.Context, c client.Client, n int) error {
 // csi-snapshotter, and checks that each survives its start.
 func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []string) error {
 	kc := "--kubeconfig=" + l.kubecfg
-	// Faster retries than the defaults (1s doubling to 5m) and no client throttling (default 5
-	// requests/s): a suite's prepare timeout is seconds and the suites run many backups at once.
-	qps := []string{"--kube-api-qps=200", "--kube-api-burst=400"}
-	if err := l.spawn("snapshot-controller", append([]string{bins["snapshot-controller"], kc, "--v=2", "--worker-threads=20",
-		"--retry-interval-start=200ms", "--retry-interval-max=2s", "--feature-gates=CSIVolumeGroupSnapshot=false"}, qps...), nil); err != nil {
+	if err := l.spawn("snapshot-controller", append([]string{bins["snapshot-controller"], kc}, lane.SnapshotControllerFlags...), nil); err != nil {
 		return err
 	}
 	for i, d := range drivers {
@@ -248,16 +244,10 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 			return l.died("csi-driver"+suffix, err)
 		}
 		addr := "--csi-address=" + sock
-		if err := l.spawn("csi-provisioner"+suffix, append([]string{bins["csi-provisioner"], kc, addr, "--v=2", "--timeout=5m",
-			"--extra-create-metadata", "--controller-publish-readonly", "--retry-interval-start=200ms", "--retry-interval-max=2s",
-			// The provisioner keeps its source-protection finalizer on a snapshot whose
-			// provisioning failed until this sweep (default 5m): a backupVS after a refused
-			// ReadOnlyMany would linger that long.
-			"--snapshot-orphan-sweep-interval=5s"}, qps...), nil); err != nil {
+		if err := l.spawn("csi-provisioner"+suffix, append([]string{bins["csi-provisioner"], kc, addr}, lane.ProvisionerFlags...), nil); err != nil {
 			return err
 		}
-		if err := l.spawn("csi-snapshotter"+suffix, append([]string{bins["csi-snapshotter"], kc, addr, "--v=2", "--timeout=5m",
-			"--worker-threads=20", "--retry-interval-start=200ms", "--retry-interval-max=2s"}, qps...), nil); err != nil {
+		if err := l.spawn("csi-snapshotter"+suffix, append([]string{bins["csi-snapshotter"], kc, addr}, lane.SnapshotterFlags...), nil); err != nil {
 			return err
 		}
 	}

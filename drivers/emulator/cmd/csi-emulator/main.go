@@ -25,6 +25,8 @@ func main() {
 	stateDir := flag.String("state-dir", "/var/lib/csi-emulator", "where volumes, snapshots and state.json live")
 	capacity := flag.String("capacity", "100Gi", "total capacity; each volume consumes size x replicas")
 	statusAddr := flag.String("status-address", "", "serve the capacity in use as JSON on this address (127.0.0.1:9808, or unix:///path)")
+	registrationSocket := flag.String("registration-socket", "", "register with the kubelet through this socket in its plugins_registry folder (e.g. /registration/<driver>-reg.sock)")
+	kubeletEndpoint := flag.String("kubelet-registration-path", "", "the driver's socket as the kubelet sees it (e.g. /var/lib/kubelet/plugins/<driver>/csi.sock)")
 	verbose := flag.Int("v", 0, "log verbosity (1 logs every call)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -45,7 +47,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := emulator.Serve(ctx, d, *endpoint, *statusAddr); err != nil {
+	if (*registrationSocket == "") != (*kubeletEndpoint == "") {
+		fmt.Fprintln(os.Stderr, "csi-emulator: --registration-socket and --kubelet-registration-path go together")
+		os.Exit(2)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- emulator.Serve(ctx, d, *endpoint, *statusAddr) }()
+	if *registrationSocket != "" {
+		reg := &emulator.Registration{Socket: *registrationSocket, DriverName: *name, Endpoint: *kubeletEndpoint, Log: log}
+		go func() { errc <- reg.Serve(ctx) }()
+	}
+	// The first to end decides: a refused registration or a dead CSI server ends the process.
+	if err := <-errc; err != nil {
 		fmt.Fprintf(os.Stderr, "csi-emulator: %v\n", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A Docker engine for the kind lane, without touching one that is already there.
+#
+#   hack/kind/docker.sh up     print DOCKER_HOST=... for an engine that answers: the one already
+#                              reachable (used as it is), or one started here; and
+#                              BACKUPPVC_DOCKER_STARTED=1 when this call started it
+#   hack/kind/docker.sh down   stop the engine this script started (nothing else)
+#   hack/kind/docker.sh can-start   exit 0 when an engine answers or this script can start one
+#                              (root, with dockerd installed or apt-get to install it); else say
+#                              why on stderr and exit 1
+#
+# When no engine answers, it installs Debian's docker.io if dockerd is missing (apt-get, as root),
+# then starts its own dockerd with its own config, socket, exec root and data root (the data root
+# lives in the cache, so built images survive for the next run) and backuppvc-runc as the default
+# runtime (see hack/kind/backuppvc-runc). /etc/docker and /var/lib/docker are never read or written.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${BACKUPPVC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backuppvc-conformance}
+run=/run/backuppvc-docker
+sock="unix://$run/docker.sock"
+log() { echo "docker: $*" >&2; }
+
+reachable() { timeout 10 docker ${1:+-H "$1"} version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+up() {
+  if [ -n "${DOCKER_HOST:-}" ] && reachable "$DOCKER_HOST"; then
+    log "using the engine at DOCKER_HOST=$DOCKER_HOST as it is"; echo "DOCKER_HOST=$DOCKER_HOST"; echo BACKUPPVC_DOCKER_STARTED=0; return
+  fi
+  if [ -S "$run/docker.sock" ] && reachable "$sock"; then
+    log "using the engine this script started earlier ($sock)"; echo "DOCKER_HOST=$sock"; echo BACKUPPVC_DOCKER_STARTED=0; return
+  fi
+  if reachable ""; then
+    log "using the machine's Docker engine as it is"
+    echo "DOCKER_HOST=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null || echo unix:///var/run/docker.sock)"
+    echo BACKUPPVC_DOCKER_STARTED=0; return
+  fi
+  command -v docker >/dev/null || missing=1
+  if ! command -v dockerd >/dev/null || [ -n "${missing:-}" ]; then
+    [ "$(id -u)" = 0 ] || { log "no Docker engine and not root: install docker.io (or Docker) and start it, or run as root"; exit 1; }
+    log "installing Debian's docker.io (dockerd, containerd, runc) with apt-get"
+    local start=$SECONDS
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >"$cache/apt-docker.log" 2>&1 ||
+      { apt-get update -q >>"$cache/apt-docker.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >>"$cache/apt-docker.log" 2>&1; } ||
+      { log "apt-get install docker.io failed; see $cache/apt-docker.log"; tail -5 "$cache/apt-docker.log" >&2; exit 1; }
+    log "installed docker.io in $((SECONDS - start))s"
+  fi
+  [ "$(id -u)" = 0 ] || { log "starting dockerd needs root"; exit 1; }
+  mkdir -p "$cache/bin" "$cache/docker" "$run"
+  # The wrapper is ours, so build it from this checkout (seconds; cached by Go's build cache).
+  (cd "$here/../.." && go build -o "$cache/bin/backuppvc-runc" ./hack/kind/backuppvc-runc)
+  cat >"$run/daemon.json" <<JSON
+{
+  "runtimes": {"backuppvc-runc": {"path": "$cache/bin/backuppvc-runc"}},
+  "default-runtime": "backuppvc-runc",
+  "storage-driver": "overlay2",
+  "log-driver": "json-file",
+  "log-opts": {"max-size": "10m"}
+}
+JSON
+  log "starting dockerd (data root $cache/docker, socket $sock, log $run/dockerd.log)"
+  setsid dockerd --config-file "$run/daemon.json" --data-root "$cache/docker" --exec-root "$run/exec" \
+    --pidfile "$run/dockerd.pid" -H "$sock" >"$run/dockerd.log" 2>&1 < /dev/null &
+  echo $! >"$run/started-by-backuppvc"
+  for _ in $(seq 1 120); do
+    if reachable "$sock"; then log "dockerd ready"; echo "DOCKER_HOST=$sock"; echo BACKUPPVC_DOCKER_STARTED=1; return; fi
+    kill -0 "$(cat "$run/started-by-backuppvc")" 2>/dev/null || break
+    sleep 0.5
+  done
+  log "dockerd did not answer within 60s; last lines of $run/dockerd.log:"; tail -15 "$run/dockerd.log" >&2
+  down; exit 1
+}
+
+down() {
+  [ -f "$run/started-by-backuppvc" ] || { log "no engine started by this script; nothing to stop"; return; }
+  local pid; pid=$(cat "$run/started-by-backuppvc")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && { log "dockerd $pid did not stop in 30s; killing it"; kill -KILL "$pid"; }
+  fi
+  # dockerd unmounts what it mounted when it stops; a killed one may leave its exec root's mounts.
+  { grep -o " $run[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$run"
+  log "stopped the dockerd this script started"
+}
+
+can_start() {
+  if [ -n "${DOCKER_HOST:-}" ] && reachable "$DOCKER_HOST"; then return 0; fi
+  if reachable "$sock" || reachable ""; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then log "no Docker engine answers and starting one needs root"; return 1; fi
+  if command -v dockerd >/dev/null || command -v apt-get >/dev/null; then return 0; fi
+  log "no Docker engine, no dockerd and no apt-get to install Debian's docker.io"; return 1
+}
+
+case "${1:-}" in
+  up) up ;;
+  can-start) can_start ;;
+  down) down ;;
+  *) echo "usage: $0 up|down|can-start" >&2; exit 2 ;;
+esac

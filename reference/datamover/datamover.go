@@ -1,0 +1,98 @@
+package datamover
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ProbeFile is the file the write probe creates (and removes) at the top of the volume.
+const ProbeFile = ".backuppvc-write-probe"
+
+// Report is what one run read and whether it could write; it is the termination message.
+type Report struct {
+	DataUpload string `json:"dataUpload"`
+	VolumePath string `json:"volumePath"`
+	VolumeMode string `json:"volumeMode"`
+	Files      int    `json:"files"`
+	Bytes      int64  `json:"bytes"`
+	// Write is "ok", "failed" or "skipped" (Block volumes); WriteError the error when failed.
+	Write      string `json:"write"`
+	WriteError string `json:"writeError,omitempty"`
+}
+
+// Parse reads the report from a termination message.
+func Parse(message string) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal([]byte(message), &r); err != nil {
+		return nil, fmt.Errorf("datamover: report %q: %w", message, err)
+	}
+	return &r, nil
+}
+
+// Run executes "data-mover backup" with Velero's backupPod arguments. Reading errors fail the run
+// (the DataUpload then fails, as a broken data path would); a refused write does not, it is what a
+// read-only backupPVC should do.
+func Run(args []string) (*Report, error) {
+	if len(args) < 2 || args[0] != "data-mover" || args[1] != "backup" {
+		return nil, fmt.Errorf("datamover: usage: /velero data-mover backup --volume-path=... (got %q)", args)
+	}
+	fset := flag.NewFlagSet("data-mover backup", flag.ContinueOnError)
+	r := &Report{}
+	fset.StringVar(&r.VolumePath, "volume-path", "", "where the backupPVC is mounted or attached")
+	fset.StringVar(&r.VolumeMode, "volume-mode", "Filesystem", "Filesystem or Block")
+	fset.StringVar(&r.DataUpload, "data-upload", "", "the DataUpload this pod serves")
+	fset.String("resource-timeout", "", "accepted for Velero's command line; unused")
+	if err := fset.Parse(args[2:]); err != nil {
+		return nil, err
+	}
+	if r.VolumePath == "" {
+		return nil, errors.New("datamover: --volume-path is required")
+	}
+	if r.VolumeMode == "Block" {
+		n, err := readAll(r.VolumePath)
+		r.Files, r.Bytes, r.Write = 1, n, "skipped"
+		return r, err
+	}
+	err := filepath.WalkDir(r.VolumePath, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		n, err := readAll(p)
+		r.Files++
+		r.Bytes += n
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("datamover: read %s: %w", r.VolumePath, err)
+	}
+	r.Write = "ok"
+	if err := probeWrite(filepath.Join(r.VolumePath, ProbeFile)); err != nil {
+		r.Write, r.WriteError = "failed", err.Error()
+	}
+	return r, nil
+}
+
+func readAll(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return io.Copy(io.Discard, f)
+}
+
+func probeWrite(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString("backuppvc write probe\n")
+	cerr := f.Close()
+	return errors.Join(werr, cerr, os.Remove(path))
+}

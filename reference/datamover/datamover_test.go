@@ -1,0 +1,84 @@
+package datamover
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "b"), []byte("world!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Run([]string{"data-mover", "backup", "--volume-path=" + dir, "--volume-mode=Filesystem", "--data-upload=du-1", "--resource-timeout=10m0s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Report{DataUpload: "du-1", VolumePath: dir, VolumeMode: "Filesystem", Files: 2, Bytes: 11, Write: "ok"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Run = %+v, want %+v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ProbeFile)); !os.IsNotExist(err) {
+		t.Errorf("the write probe left its file: %v", err)
+	}
+}
+
+// A read-only bind mount (what the kubelet gives a read-only volume) refuses the probe with EROFS;
+// the run still succeeds and says so.
+func TestRunReadOnlyMount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind mounts need root")
+	}
+	src, target := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, 0) })
+	if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Run([]string{"data-mover", "backup", "--volume-path", target, "--data-upload", "du-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Write != "failed" || !strings.HasSuffix(got.WriteError, "read-only file system") || got.Bytes != 4 {
+		t.Errorf("Run = %+v, want a failed write with EROFS after reading 4 bytes", got)
+	}
+}
+
+func TestRunRejects(t *testing.T) {
+	for _, args := range [][]string{
+		{"backup", "--volume-path=/x"},
+		{"data-mover", "backup"},
+		{"data-mover", "backup", "--volume-path=/does/not/exist"},
+		{"data-mover", "backup", "--volume-path=/x", "--unknown=1"},
+	} {
+		if _, err := Run(args); err == nil {
+			t.Errorf("Run(%q) succeeded", args)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	r, err := Parse(`{"dataUpload":"d","volumePath":"/v","volumeMode":"Filesystem","files":1,"bytes":2,"write":"failed","writeError":"open /v/x: read-only file system"}`)
+	if err != nil || r.Write != "failed" || r.WriteError == "" {
+		t.Errorf("Parse = %+v, %v", r, err)
+	}
+	if _, err := Parse("not json"); err == nil {
+		t.Error("Parse accepted a message that is not a report")
+	}
+}

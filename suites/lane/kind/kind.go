@@ -1,0 +1,403 @@
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	e2ekind "sigs.k8s.io/e2e-framework/support/kind"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/suites/lane"
+)
+
+// Options configure a kind lane.
+type Options struct {
+	// Name of the lane; the kind cluster is bpvc-<Name>.
+	Name    string
+	Profile *profile.Profile
+	// Images is offline, upstream or auto (the default: upstream when a registry answers).
+	Images string
+	// ArtifactsDir receives the image build log and, at Down, the cluster's logs (kind-logs/).
+	ArtifactsDir string
+	Log          logr.Logger
+}
+
+// Lane is a running kind cluster with the profile's driver deployed.
+type Lane struct {
+	opts      Options
+	cluster   *e2ekind.Cluster
+	work      string
+	cfg       *rest.Config
+	c         client.Client
+	images    images
+	source    string
+	versions  map[string]string
+	kubeconf  string
+	logDir    string
+	clusterUp bool
+}
+
+var _ lane.Lane = (*Lane)(nil)
+
+// Up builds or finds the images, creates the cluster, deploys the driver and the profile's classes,
+// and waits until the driver is registered with the kubelet.
+func Up(ctx context.Context, o Options) (l *Lane, err error) {
+	if o.Name == "" || o.Profile == nil {
+		return nil, errors.New("kind lane: a name and a profile are required")
+	}
+	if o.Log.GetSink() == nil {
+		o.Log = logr.Discard()
+	}
+	if err := dockerAnswers(ctx); err != nil {
+		return nil, err
+	}
+	kindBin, err := toolchain.Binary("kind", "kind")
+	if err != nil {
+		return nil, fmt.Errorf("kind lane: %w", err)
+	}
+	l = &Lane{opts: o, work: filepath.Join(os.TempDir(), "backuppvc-lanes", "kind-"+o.Name), logDir: filepath.Join(o.ArtifactsDir, "kind-logs")}
+	if err := os.MkdirAll(l.work, 0o755); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, l.Down(context.Background()))
+			l = nil
+		}
+	}()
+	if l.source, err = resolveSource(ctx, o.Images, o.Log); err != nil {
+		return l, err
+	}
+	start := time.Now()
+	if l.images, err = buildImages(ctx, l.source, filepath.Join(o.ArtifactsDir, "kind-images.log")); err != nil {
+		return l, err
+	}
+	versions, err := toolchain.Versions()
+	if err != nil {
+		return l, err
+	}
+	if l.source == ImagesUpstream {
+		l.images.Node = "kindest/node:" + versions["KUBERNETES_VERSION"]
+	}
+	o.Log.Info("images ready", "node", l.images.Node, "emulator", l.images.Emulator, "dataMover", l.images.DataMover, "took", time.Since(start).Round(time.Millisecond).String())
+
+	conf := filepath.Join(l.work, "kind.yaml")
+	if err := os.WriteFile(conf, []byte(clusterConfig(l.source == ImagesOffline)), 0o644); err != nil {
+		return l, err
+	}
+	start = time.Now()
+	l.cluster = e2ekind.NewCluster("bpvc-" + o.Name)
+	l.cluster.WithPath(kindBin).WithOpts(e2ekind.WithImage(l.images.Node))
+	l.clusterUp = true // from here on Down deletes the cluster, even half made
+	if l.kubeconf, err = l.cluster.CreateWithConfig(ctx, conf); err != nil {
+		return l, fmt.Errorf("kind lane: %w", err)
+	}
+	o.Log.Info("cluster created", "name", "bpvc-"+o.Name, "took", time.Since(start).Round(time.Millisecond).String())
+	if l.cfg, err = clientcmd.BuildConfigFromFlags("", l.kubeconf); err != nil {
+		return l, err
+	}
+	if l.c, err = client.New(l.cfg, client.Options{Scheme: controller.Scheme()}); err != nil {
+		return l, err
+	}
+	for _, img := range []string{l.images.Emulator, l.images.DataMover} {
+		if err := l.cluster.LoadImage(ctx, img); err != nil {
+			return l, fmt.Errorf("kind lane: %w", err)
+		}
+	}
+	if err := waitSystemStable(ctx, l.c, 3*time.Minute); err != nil {
+		return l, err
+	}
+	if err := lane.InstallCRDs(l.cfg); err != nil {
+		return l, err
+	}
+	if err := l.deployDriver(ctx); err != nil {
+		return l, err
+	}
+	l.versions = l.collectVersions(ctx, versions)
+	o.Log.Info("kind lane ready", "took", time.Since(start).Round(time.Millisecond).String())
+	return l, nil
+}
+
+// clusterConfig is one node, the API server on loopback only, and the kubelet told it may run on
+// a cgroup v1 host (1.35 and later refuse to by default). Offline, the node's static CNI config
+// replaces kind's default CNI, whose image cannot be pulled.
+func clusterConfig(offline bool) string {
+	cni := ""
+	if offline {
+		cni = "  disableDefaultCNI: true\n"
+	}
+	return `kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+networking:
+  apiServerAddress: 127.0.0.1
+` + cni + `nodes:
+- role: control-plane
+kubeadmConfigPatches:
+- |
+  kind: KubeletConfiguration
+  failCgroupV1: false
+`
+}
+
+// dockerAnswers checks that the Docker engine kind will use is there, with a hint when it is not.
+func dockerAnswers(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kind lane: no Docker engine answers (DOCKER_HOST=%q): %s; make e2e LANE=kind starts one (hack/kind/docker.sh up)",
+			os.Getenv("DOCKER_HOST"), strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// waitSystemStable waits until the node is Ready and every kube-system pod is Ready in three
+// polls in a row (readiness probes flap in a node's first seconds).
+func waitSystemStable(ctx context.Context, c client.Client, timeout time.Duration) error {
+	stable := 0
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		var nodes corev1.NodeList
+		var pods corev1.PodList
+		if err := c.List(ctx, &nodes); err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if err := c.List(ctx, &pods, client.InNamespace("kube-system")); err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		notReady := notReadyNodes(nodes.Items)
+		notReady = append(notReady, notReadyPods(pods.Items)...)
+		if len(nodes.Items) == 0 || len(pods.Items) == 0 {
+			notReady = append(notReady, "no node or no kube-system pod yet")
+		}
+		if len(notReady) > 0 {
+			stable, last = 0, strings.Join(notReady, "; ")
+			return false, nil
+		}
+		stable++
+		return stable >= 3, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kind lane: the node and kube-system pods were not Ready within %s; last seen: %s", timeout, last)
+	}
+	return nil
+}
+
+func notReadyNodes(nodes []corev1.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		ready := false
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				ready = c.Status == corev1.ConditionTrue
+				if !ready {
+					out = append(out, fmt.Sprintf("node %s: %s", n.Name, c.Message))
+				}
+			}
+		}
+		if !ready && len(out) == 0 {
+			out = append(out, "node "+n.Name+" not Ready")
+		}
+	}
+	return out
+}
+
+// notReadyPods describes the pods that are not Ready, with their containers' waiting reasons.
+func notReadyPods(pods []corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		ready := false
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if ready || p.Status.Phase == corev1.PodSucceeded {
+			continue
+		}
+		why := string(p.Status.Phase)
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil {
+				why += fmt.Sprintf(", %s: %s %s", cs.Name, w.Reason, w.Message)
+			}
+		}
+		out = append(out, fmt.Sprintf("pod %s/%s %s", p.Namespace, p.Name, why))
+	}
+	return out
+}
+
+// deployDriver deploys the profile's driver and classes and waits until the kubelet has
+// registered the driver on the node (CSINode lists it) and its pod is Ready.
+func (l *Lane) deployDriver(ctx context.Context) error {
+	p := l.opts.Profile
+	var drivers []string
+	switch {
+	case p.Driver == "hostpath.csi.k8s.io":
+		if err := l.deployHostpath(ctx); err != nil {
+			return err
+		}
+	case p.Local != nil:
+		objs, err := rbacObjects(ctx)
+		if err != nil {
+			return err
+		}
+		objs = append(emulatorObjects(p, l.images.Emulator), objs...)
+		for _, o := range objs {
+			if err := l.c.Create(ctx, o); err != nil {
+				return fmt.Errorf("kind lane: create %T %s: %w", o, o.GetName(), err)
+			}
+		}
+		drivers = append([]string{p.Driver}, p.Local.ExtraDrivers...)
+	default:
+		return fmt.Errorf("kind lane: profile %s says how to run its driver neither as the emulator (local:) nor as csi-driver-host-path", p.Name)
+	}
+	if _, err := lane.Prepare(ctx, l.c, p, drivers); err != nil {
+		return fmt.Errorf("kind lane: %w", err)
+	}
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var nodes storagev1.CSINodeList
+		if err := l.c.List(ctx, &nodes); err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		for _, n := range nodes.Items {
+			for _, d := range n.Spec.Drivers {
+				if d.Name == p.Driver {
+					return l.driverPodsReady(ctx, &last)
+				}
+			}
+		}
+		last = "the kubelet has not registered " + p.Driver + " (no CSINode entry)"
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kind lane: driver %s not ready within 2m: %s", p.Driver, last)
+	}
+	return nil
+}
+
+// driverPodsReady says whether every pod of the driver's namespace is Ready.
+func (l *Lane) driverPodsReady(ctx context.Context, last *string) (bool, error) {
+	var pods corev1.PodList
+	if err := l.c.List(ctx, &pods, client.InNamespace(l.driverNamespace())); err != nil {
+		*last = err.Error()
+		return false, nil
+	}
+	if bad := notReadyPods(pods.Items); len(bad) > 0 || len(pods.Items) == 0 {
+		*last = "driver pods: " + strings.Join(bad, "; ")
+		return false, nil
+	}
+	return true, nil
+}
+
+func (l *Lane) driverNamespace() string {
+	if l.opts.Profile.Driver == "hostpath.csi.k8s.io" {
+		return hostpathNamespace
+	}
+	return DriverNamespace
+}
+
+func (l *Lane) collectVersions(ctx context.Context, v map[string]string) map[string]string {
+	out := map[string]string{
+		"kind":                                 v["KIND_VERSION"],
+		"node image":                           l.images.Node + " (" + l.source + ")",
+		"csi-provisioner":                      v["EXTERNAL_PROVISIONER_VERSION"],
+		"csi-snapshotter, snapshot-controller": v["EXTERNAL_SNAPSHOTTER_VERSION"],
+		"backupPod image":                      l.images.DataMover + " (this repository's data mover stand-in)",
+	}
+	if dc, err := discovery.NewDiscoveryClientForConfig(l.cfg); err == nil {
+		if sv, err := dc.ServerVersion(); err == nil {
+			out["kubernetes (kubelet, control plane)"] = sv.GitVersion
+		}
+	}
+	if docker, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").Output(); err == nil {
+		out["docker engine"] = strings.TrimSpace(string(docker))
+	}
+	if l.opts.Profile.Local != nil {
+		out["csi driver"] = fmt.Sprintf("%s (%s, image %s)", l.opts.Profile.Driver, l.opts.Profile.Local.Package, l.images.Emulator)
+	}
+	return out
+}
+
+// BackupPodImage is the image the system under test must give its backupPods.
+func (l *Lane) BackupPodImage() string { return l.images.DataMover }
+
+// Name is the lane's name.
+func (l *Lane) Name() string { return l.opts.Name }
+
+// Kind is "kind".
+func (l *Lane) Kind() string { return "kind" }
+
+// Kubeconfig is the cluster's kubeconfig file.
+func (l *Lane) Kubeconfig() string { return l.kubeconf }
+
+// RESTConfig is the cluster's client configuration.
+func (l *Lane) RESTConfig() *rest.Config { return l.cfg }
+
+// Versions names every component and its version.
+func (l *Lane) Versions() map[string]string { return l.versions }
+
+// LogDir is where Down writes the cluster's logs.
+func (l *Lane) LogDir() string { return l.logDir }
+
+// Healthy reports driver containers that restarted or stopped since the lane came up.
+func (l *Lane) Healthy() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var pods corev1.PodList
+	if err := l.c.List(ctx, &pods, client.InNamespace(l.driverNamespace())); err != nil {
+		return fmt.Errorf("kind lane: list driver pods: %w", err)
+	}
+	var errs []error
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.RestartCount == 0 && cs.State.Running != nil {
+				continue
+			}
+			why := ""
+			if t := cs.LastTerminationState.Terminated; t != nil {
+				why = fmt.Sprintf(": last exit %d %s %s", t.ExitCode, t.Reason, strings.TrimSpace(t.Message))
+			}
+			errs = append(errs, fmt.Errorf("%s/%s container %s restarted %d times%s", p.Namespace, p.Name, cs.Name, cs.RestartCount, why))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Down collects the cluster's logs into the artifacts and deletes the cluster and the work folder.
+func (l *Lane) Down(ctx context.Context) error {
+	var errs []error
+	if l.clusterUp {
+		if l.c != nil {
+			logCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			if err := l.collectLogs(logCtx); err != nil {
+				l.opts.Log.Info("could not collect all of the cluster's logs", "error", err.Error())
+			}
+			cancel()
+		}
+		if err := l.cluster.Destroy(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, os.RemoveAll(l.work))
+	return errors.Join(errs...)
+}

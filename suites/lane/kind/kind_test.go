@@ -1,0 +1,169 @@
+package kind
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/suites/lane"
+)
+
+func TestResolveSource(t *testing.T) {
+	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }))
+	defer registry.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		source, probe, want, wantErr string
+	}{
+		{source: "offline", probe: registry.URL, want: ImagesOffline},
+		{source: "upstream", probe: closed.URL, want: ImagesUpstream},
+		{source: "auto", probe: registry.URL, want: ImagesUpstream}, // any HTTP answer is a registry
+		{source: "", probe: registry.URL, want: ImagesUpstream},
+		{source: "auto", probe: closed.URL, want: ImagesOffline},
+		{source: "online", probe: registry.URL, wantErr: `images "online": want offline, upstream or auto`},
+	}
+	defer func(p string) { registryProbe = p }(registryProbe)
+	for _, tt := range tests {
+		registryProbe = tt.probe
+		got, err := resolveSource(context.Background(), tt.source, logr.Discard())
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("resolveSource(%q) error %v, want %q", tt.source, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("resolveSource(%q) with probe %s = %q, %v; want %q", tt.source, tt.probe, got, err, tt.want)
+		}
+	}
+}
+
+func TestClusterConfig(t *testing.T) {
+	for _, offline := range []bool{true, false} {
+		c := clusterConfig(offline)
+		if strings.Contains(c, "disableDefaultCNI: true") != offline {
+			t.Errorf("offline=%v: default CNI disabled must match (the offline node has a static CNI config):\n%s", offline, c)
+		}
+		for _, want := range []string{"apiServerAddress: 127.0.0.1", "failCgroupV1: false", "role: control-plane"} {
+			if !strings.Contains(c, want) {
+				t.Errorf("offline=%v: config lacks %q:\n%s", offline, want, c)
+			}
+		}
+	}
+}
+
+// The sidecars' upstream RBAC is bound to the emulator pod's account in its namespace, nothing
+// else: no service account of theirs, no binding to default or kube-system.
+func TestRBACObjects(t *testing.T) {
+	objs, err := rbacObjects(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterRoles := map[string]bool{}
+	for _, o := range objs {
+		if o.GetLabels()[lane.ManagedByLabel] != lane.ManagedByValue {
+			t.Errorf("%T %s is not labelled as the harness's", o, o.GetName())
+		}
+		switch v := o.(type) {
+		case *rbacv1.ClusterRole:
+			clusterRoles[v.Name] = true
+		case *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding:
+			var subjects []rbacv1.Subject
+			if b, ok := v.(*rbacv1.ClusterRoleBinding); ok {
+				subjects = b.Subjects
+			} else {
+				rb := v.(*rbacv1.RoleBinding)
+				subjects = rb.Subjects
+				if rb.Namespace != DriverNamespace {
+					t.Errorf("RoleBinding %s in %s", rb.Name, rb.Namespace)
+				}
+			}
+			if len(subjects) != 1 || subjects[0].Name != driverAccount || subjects[0].Namespace != DriverNamespace {
+				t.Errorf("%T %s binds %v", v, o.GetName(), subjects)
+			}
+		case *rbacv1.Role:
+			if v.Namespace != DriverNamespace {
+				t.Errorf("Role %s in %s", v.Name, v.Namespace)
+			}
+		default:
+			t.Errorf("unexpected %T %s", o, o.GetName())
+		}
+	}
+	for _, want := range []string{"external-provisioner-runner", "external-snapshotter-runner", "snapshot-controller-runner"} {
+		if !clusterRoles[want] {
+			t.Errorf("no ClusterRole %s among %v", want, clusterRoles)
+		}
+	}
+}
+
+// The driver registers with the kubelet at the path the kubelet will dial, publishes through a
+// Bidirectional mount of the kubelet's folder, and every profile driver gets a provisioner.
+func TestEmulatorObjects(t *testing.T) {
+	p, err := profile.Find(toolchain.RepoRoot(), "emulator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := emulatorObjects(p, "backuppvc/csi-emulator:test")
+	ds, ok := objs[len(objs)-1].(*appsv1.DaemonSet)
+	if !ok {
+		t.Fatalf("last object %T, want the DaemonSet", objs[len(objs)-1])
+	}
+	spec := ds.Spec.Template.Spec
+	hostPaths := map[string]string{}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil {
+			hostPaths[v.Name] = v.HostPath.Path
+		}
+	}
+	byName := map[string]corev1.Container{}
+	for _, c := range spec.Containers {
+		byName[c.Name] = c
+		if c.Image != "backuppvc/csi-emulator:test" {
+			t.Errorf("container %s image %s", c.Name, c.Image)
+		}
+	}
+	driver := byName["csi-emulator"]
+	args := strings.Join(driver.Command, " ")
+	wantEndpoint := filepath.Join(hostPaths["socket-dir"], "csi.sock")
+	if !strings.Contains(args, "--kubelet-registration-path="+wantEndpoint) || !strings.Contains(args, "--endpoint=unix:///csi/csi.sock") {
+		t.Errorf("driver registers %q, its socket dir is %s", args, hostPaths["socket-dir"])
+	}
+	if hostPaths["registration-dir"] != "/var/lib/kubelet/plugins_registry" {
+		t.Errorf("registration dir %s", hostPaths["registration-dir"])
+	}
+	var kubeletMount *corev1.VolumeMount
+	for i, m := range driver.VolumeMounts {
+		if m.Name == "kubelet-dir" {
+			kubeletMount = &driver.VolumeMounts[i]
+		}
+	}
+	if kubeletMount == nil || kubeletMount.MountPath != hostPaths["kubelet-dir"] || kubeletMount.MountPropagation == nil ||
+		*kubeletMount.MountPropagation != corev1.MountPropagationBidirectional {
+		t.Errorf("kubelet folder mount %+v: want %s at the same path, Bidirectional", kubeletMount, hostPaths["kubelet-dir"])
+	}
+	if driver.SecurityContext == nil || driver.SecurityContext.Privileged == nil || !*driver.SecurityContext.Privileged {
+		t.Error("the driver container must be privileged to mount")
+	}
+	for _, want := range []string{"csi-provisioner", "csi-snapshotter", "snapshot-controller", "csi-emulator-other", "csi-provisioner-other"} {
+		if _, ok := byName[want]; !ok {
+			t.Errorf("no container %s (have %v)", want, len(byName))
+		}
+	}
+	if got := strings.Join(byName["csi-provisioner"].Command, " "); !strings.Contains(got, strings.Join(lane.ProvisionerFlags, " ")) {
+		t.Errorf("provisioner flags %q lack the lanes' shared flags", got)
+	}
+	if spec.ServiceAccountName != driverAccount {
+		t.Errorf("service account %s", spec.ServiceAccountName)
+	}
+}
