@@ -4,7 +4,8 @@
 #
 #   hack/kind/images.sh            build what is missing; print NODE_IMAGE=, EMULATOR_IMAGE=,
 #                                  DATAMOVER_IMAGE= lines
-#   hack/kind/images.sh --drivers  the driver and backupPod images only (for an upstream node image)
+#   hack/kind/images.sh --drivers  the driver and backupPod images only, on a pulled Debian base
+#                                  (for the upstream node image, where a registry answers)
 #
 # Needs DOCKER_HOST for an engine (hack/kind/docker.sh up). Stages, each cached as a Docker image
 # whose tag carries the versions and a hash of the recipe, so a second run rebuilds nothing:
@@ -45,7 +46,8 @@ k8s_dir() { (cd "$root" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 base_tag() {
-  echo "backuppvc/kind-base:$KIND_VERSION-$suite-$( (echo "${packages[*]}"; sed -n '/^build_base()/,/^}/p' "$0") | hash_of)"
+  # The recipe's text without its log lines: rewording a message rebuilds nothing.
+  echo "backuppvc/kind-base:$KIND_VERSION-$suite-$( (echo "${packages[*]}"; sed -n '/^build_base()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
 }
 
 build_base() {
@@ -56,7 +58,7 @@ build_base() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
   }
   umount_all "$rootfs"; rm -rf "$rootfs"; mkdir -p "$rootfs"
-  log "debootstrap $suite from $mirror (about 2-4 minutes; log $work/debootstrap.log)"
+  log "debootstrap $suite from $mirror (about a minute; log $work/debootstrap.log)"
   debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" "$suite" "$rootfs" "$mirror" \
     >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; return 1; }
   # kind's base files, with the modes kind's Dockerfile gives them.
@@ -161,7 +163,7 @@ build_k8s_images() {
 }
 
 node_tag() {
-  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sed -n '/^build_node()/,/^}/p' "$0") | hash_of)"
+  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sed -n '/^build_node()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
 }
 
 build_node() {
@@ -169,8 +171,8 @@ build_node() {
   nodebin=$("$root/hack/tools.sh" --path kubernetes-node); kbin=$("$root/hack/tools.sh" --path kubernetes)
   pause=$(k8s_images | grep '/pause:')
   cid=$(docker run -d --privileged --entrypoint=sleep "$base" infinity)
-  # Removed however the script ends (set -e exits skip RETURN traps).
-  trap 'docker rm -f "$cid" >/dev/null 2>&1 || true' EXIT
+  # Removed however the script ends (set -e exits skip RETURN traps, and locals are gone by EXIT).
+  trap "docker rm -f $cid >/dev/null 2>&1 || true" EXIT
   docker cp "$nodebin/kubelet" "$cid:/usr/bin/kubelet"
   docker cp "$nodebin/kubeadm" "$cid:/usr/bin/kubeadm"
   docker cp "$kbin/kubectl" "$cid:/usr/bin/kubectl"
@@ -205,7 +207,9 @@ UNIT
   for img in $(k8s_images); do
     docker save "$img" | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms - >/dev/null
   done
-  docker exec "$cid" ctr -n k8s.io images ls -q | grep -q "$pause" || { log "import into the node's containerd failed"; return 1; }
+  # Not a pipe into grep -q: with pipefail, ctr's SIGPIPE when grep stops early fails the check.
+  local imported; imported=$(docker exec "$cid" ctr -n k8s.io images ls -q)
+  grep -qx "$pause" <<<"$imported" || { log "import into the node's containerd failed; it has: $imported"; return 1; }
   docker exec "$cid" sh -c 'kill $(pidof containerd); while pidof containerd >/dev/null; do sleep 0.2; done'
   docker commit \
     --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'CMD []' \
@@ -245,10 +249,14 @@ prune() {
 
 main() {
   local base node start=$SECONDS
+  docker version >/dev/null 2>&1 || { log "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-}): hack/kind/docker.sh up starts one"; exit 1; }
   mkdir -p "$work"
   base=$(base_tag)
   if [ "${1:-}" = --drivers ]; then
-    have_image "$base" || build_base "$base"
+    # A registry answers (upstream node image): our images go on a pulled Debian base, with no
+    # debootstrap (which needs root).
+    base=$KIND_UPSTREAM_DRIVER_BASE
+    have_image "$base" || docker pull -q "$base" >&2
     build_ours "$base" | tee "$work/ours.env"
     prune_ours
     return

@@ -1,6 +1,8 @@
 package datamover
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +23,8 @@ type Report struct {
 	VolumeMode string `json:"volumeMode"`
 	Files      int    `json:"files"`
 	Bytes      int64  `json:"bytes"`
+	// SHA256 is of everything read, files in lexical order of their paths.
+	SHA256 string `json:"sha256"`
 	// Write is "ok", "failed" or "skipped" (Block volumes); WriteError the error when failed.
 	Write      string `json:"write"`
 	WriteError string `json:"writeError,omitempty"`
@@ -54,20 +58,23 @@ func Run(args []string) (*Report, error) {
 	if r.VolumePath == "" {
 		return nil, errors.New("datamover: --volume-path is required")
 	}
+	sum := sha256.New()
 	if r.VolumeMode == "Block" {
-		n, err := readAll(r.VolumePath)
-		r.Files, r.Bytes, r.Write = 1, n, "skipped"
+		n, err := readAll(r.VolumePath, sum)
+		r.Files, r.Bytes, r.Write, r.SHA256 = 1, n, "skipped", hex.EncodeToString(sum.Sum(nil))
 		return r, err
 	}
+	// WalkDir visits in lexical order, so the digest does not depend on the file system.
 	err := filepath.WalkDir(r.VolumePath, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		n, err := readAll(p)
+		n, err := readAll(p, sum)
 		r.Files++
 		r.Bytes += n
 		return err
 	})
+	r.SHA256 = hex.EncodeToString(sum.Sum(nil))
 	if err != nil {
 		return r, fmt.Errorf("datamover: read %s: %w", r.VolumePath, err)
 	}
@@ -78,13 +85,51 @@ func Run(args []string) (*Report, error) {
 	return r, nil
 }
 
-func readAll(path string) (int64, error) {
+func readAll(path string, sum io.Writer) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	return io.Copy(io.Discard, f)
+	return io.Copy(sum, f)
+}
+
+// FillFile is what Fill writes at the top of a source volume.
+const FillFile = "backuppvc-source.bin"
+
+// Fill writes size bytes derived from seed into dir/FillFile and reports them as Run would read
+// them back (the suites put known data in a source volume, then compare what the backupPod read).
+func Fill(args []string) (*Report, error) {
+	fset := flag.NewFlagSet("fill", flag.ContinueOnError)
+	r := &Report{VolumeMode: "Filesystem", Write: "ok"}
+	fset.StringVar(&r.VolumePath, "path", "", "where the source volume is mounted")
+	size := fset.Int64("bytes", 1<<20, "how many bytes to write")
+	seed := fset.String("seed", "", "makes the content unique to one backup")
+	if err := fset.Parse(args); err != nil {
+		return nil, err
+	}
+	if r.VolumePath == "" || *size < 0 {
+		return nil, errors.New("datamover: fill needs --path and --bytes >= 0")
+	}
+	block := sha256.Sum256([]byte(*seed))
+	data := make([]byte, *size)
+	for i := 0; i < len(data); i += len(block) {
+		copy(data[i:], block[:])
+	}
+	f, err := os.Create(filepath.Join(r.VolumePath, FillFile))
+	if err != nil {
+		return nil, fmt.Errorf("datamover: fill: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("datamover: fill: %w", err)
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return nil, fmt.Errorf("datamover: fill: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	r.Files, r.Bytes, r.SHA256 = 1, *size, hex.EncodeToString(sum[:])
+	return r, nil
 }
 
 func probeWrite(path string) error {

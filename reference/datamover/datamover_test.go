@@ -25,7 +25,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Report{DataUpload: "du-1", VolumePath: dir, VolumeMode: "Filesystem", Files: 2, Bytes: 11, Write: "ok"}
+	want := &Report{DataUpload: "du-1", VolumePath: dir, VolumeMode: "Filesystem", Files: 2, Bytes: 11, Write: "ok",
+		SHA256: "98d234db7e91f5ba026a25d0d6f17bc5ee0a347ea2216b0c9de06d43536d49f4"} // sha256("helloworld!")
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Run = %+v, want %+v", got, want)
 	}
@@ -80,5 +81,31 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse("not json"); err == nil {
 		t.Error("Parse accepted a message that is not a report")
+	}
+}
+
+// What Fill writes, Run reads back with the same size and digest; another seed gives other data.
+func TestFillThenRun(t *testing.T) {
+	dir := t.TempDir()
+	filled, err := Fill([]string{"--path", dir, "--bytes", "100000", "--seed", "backup-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := Run([]string{"data-mover", "backup", "--volume-path", dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Bytes != 100000 || read.SHA256 != filled.SHA256 || read.Files != 1 {
+		t.Errorf("read %d bytes %s in %d files, filled %d bytes %s", read.Bytes, read.SHA256, read.Files, filled.Bytes, filled.SHA256)
+	}
+	other, err := Fill([]string{"--path", t.TempDir(), "--bytes", "100000", "--seed", "backup-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.SHA256 == filled.SHA256 {
+		t.Error("two seeds gave the same data")
+	}
+	if _, err := Fill([]string{"--bytes", "10"}); err == nil {
+		t.Error("Fill without --path succeeded")
 	}
 }

@@ -48,6 +48,8 @@ type Shared struct {
 	LaneLogDir   string `json:"laneLogDir"`
 	// RealKubelet: the lane runs the backupPods for real (kind), so the write-probe specs apply.
 	RealKubelet bool `json:"realKubelet"`
+	// BackupPodImage is the data mover image the lane gave the system under test ("" if none).
+	BackupPodImage string `json:"backupPodImage"`
 }
 
 // Options says where and against what the suites run.
@@ -169,6 +171,7 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		BinDir: binDir, LogPath: s.Shared.ReferenceLog}
 	if withImage, ok := s.Lane.(interface{ BackupPodImage() string }); ok {
 		refOpts.Image = withImage.BackupPodImage()
+		s.Shared.BackupPodImage = refOpts.Image
 	}
 	s.Ref, err = sut.StartReference(refOpts)
 	if err != nil {

@@ -37,6 +37,8 @@ type Checker struct {
 type Result struct {
 	Namespace, Backup, DataUpload string
 	Evidence                      []string
+	// Filled is what was written into the source volume before the backup, when anything was.
+	Filled *datamover.Report
 }
 
 func (k *Checker) c() client.Client { return k.Res.GetControllerRuntimeClient() }
@@ -75,6 +77,11 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 		return c.Get(ctx, client.ObjectKeyFromObject(pvc), pvc) == nil && pvc.Status.Phase == corev1.ClaimBound, nil
 	}); err != nil {
 		return r, err
+	}
+	if sc.WriteProbe && k.Shared.BackupPodImage != "" {
+		if err := k.fill(ctx, r, pvc); err != nil {
+			return r, err
+		}
 	}
 	backup := &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup, Labels: managedLabels()},
 		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true),
@@ -237,17 +244,21 @@ func (k *Checker) expectWriteProbe(ctx context.Context, sc Scenario, r *Result) 
 	if err != nil {
 		return fmt.Errorf("backupPod %s: %w", r.DataUpload, err)
 	}
+	if r.Filled != nil && (rep.Bytes != r.Filled.Bytes || rep.SHA256 != r.Filled.SHA256) {
+		return fmt.Errorf("backupPod %s read %d bytes (sha256 %s) from its backupPVC, the source volume had %d (sha256 %s) when it was snapshotted",
+			r.DataUpload, rep.Bytes, rep.SHA256, r.Filled.Bytes, r.Filled.SHA256)
+	}
 	if sc.WantMode == corev1.ReadOnlyMany {
 		if rep.Write != "failed" || !strings.Contains(rep.WriteError, "read-only file system") {
 			return fmt.Errorf("backupPod %s wrote into its read-only backupPVC: write %s %q, want a read-only file system error", r.DataUpload, rep.Write, rep.WriteError)
 		}
-		r.Evidence = append(r.Evidence, fmt.Sprintf("the backupPod read %d bytes; its write was refused: %s", rep.Bytes, rep.WriteError))
+		r.Evidence = append(r.Evidence, fmt.Sprintf("the backupPod read the source's %d bytes (sha256 %.12s); its write was refused: %s", rep.Bytes, rep.SHA256, rep.WriteError))
 		return nil
 	}
 	if rep.Write != "ok" {
 		return fmt.Errorf("backupPod %s could not write into its writable backupPVC: write %s %q", r.DataUpload, rep.Write, rep.WriteError)
 	}
-	r.Evidence = append(r.Evidence, fmt.Sprintf("the backupPod read %d bytes and its write succeeded", rep.Bytes))
+	r.Evidence = append(r.Evidence, fmt.Sprintf("the backupPod read the source's %d bytes (sha256 %.12s) and its write succeeded", rep.Bytes, rep.SHA256))
 	return nil
 }
 
@@ -361,4 +372,42 @@ func (k *Checker) describe(ctx context.Context, r *Result) string {
 		}
 	}
 	return b.String()
+}
+
+// fillBytes is how much known data fill writes into a source volume.
+const fillBytes = 4 << 20
+
+// fill runs the data mover image in a pod that writes known data into the source PVC and waits for
+// its report, so the write-probe specs can check the backupPod read exactly that data.
+func (k *Checker) fill(ctx context.Context, r *Result, pvc *corev1.PersistentVolumeClaim) error {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: "fill", Labels: managedLabels()},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To(int64(0)),
+			Containers: []corev1.Container{{Name: "fill", Image: k.Shared.BackupPodImage, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:      []string{"/velero", "fill", "--path=/data", fmt.Sprintf("--bytes=%d", fillBytes), "--seed=" + r.Backup},
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}}}}}
+	c := k.c()
+	if err := c.Create(ctx, pod); err != nil {
+		return fmt.Errorf("fill pod: %w", err)
+	}
+	// The container's own exit, not the pod's phase, which a kubelet reports only after teardown.
+	var term *corev1.ContainerStateTerminated
+	if err := k.waitFor(ctx, r, "the fill pod to write the source volume", k.Profile.Timeouts.Provision.Duration, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil || len(pod.Status.ContainerStatuses) == 0 {
+			return false, nil
+		}
+		term = pod.Status.ContainerStatuses[0].State.Terminated
+		return term != nil, nil
+	}); err != nil {
+		return err
+	}
+	if term.ExitCode != 0 {
+		return fmt.Errorf("fill pod exited %d: %s", term.ExitCode, term.Message)
+	}
+	rep, err := datamover.Parse(term.Message)
+	if err != nil {
+		return fmt.Errorf("fill pod: %w", err)
+	}
+	r.Filled = rep
+	return nil
 }

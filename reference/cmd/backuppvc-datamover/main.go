@@ -1,6 +1,7 @@
 // Command backuppvc-datamover is /velero in the reference's backupPod image on lanes with a real
-// kubelet (see package datamover). It writes its report to the termination message file and to
-// stdout, and exits non-zero when the volume could not be read.
+// kubelet (see package datamover): "data-mover backup ..." as Velero's backupPod runs it, and
+// "fill ..." for the suites to put known data into a source volume. It writes its report to the
+// termination message file and to stdout, and exits non-zero when the volume could not be used.
 package main
 
 import (
@@ -15,7 +16,11 @@ import (
 const terminationLog = "/dev/termination-log"
 
 func main() {
-	r, err := datamover.Run(os.Args[1:])
+	run := datamover.Run
+	if len(os.Args) > 1 && os.Args[1] == "fill" {
+		run = func(args []string) (*datamover.Report, error) { return datamover.Fill(args[1:]) }
+	}
+	r, err := run(os.Args[1:])
 	if r != nil {
 		data, _ := json.Marshal(r)
 		fmt.Println(string(data))

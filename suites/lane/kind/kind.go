@@ -120,13 +120,18 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 			return l, fmt.Errorf("kind lane: %w", err)
 		}
 	}
-	if err := waitSystemStable(ctx, l.c, 3*time.Minute); err != nil {
-		return l, err
-	}
+	// The API server answers as soon as kind returns: the CRDs and the driver go in while the
+	// node's system pods settle.
 	if err := lane.InstallCRDs(l.cfg); err != nil {
 		return l, err
 	}
 	if err := l.deployDriver(ctx); err != nil {
+		return l, err
+	}
+	if err := waitSystemStable(ctx, l.c, 3*time.Minute); err != nil {
+		return l, err
+	}
+	if err := l.waitDriver(ctx); err != nil {
 		return l, err
 	}
 	l.versions = l.collectVersions(ctx, versions)
@@ -244,8 +249,7 @@ func notReadyPods(pods []corev1.Pod) []string {
 	return out
 }
 
-// deployDriver deploys the profile's driver and classes and waits until the kubelet has
-// registered the driver on the node (CSINode lists it) and its pod is Ready.
+// deployDriver deploys the profile's driver and makes its classes.
 func (l *Lane) deployDriver(ctx context.Context) error {
 	p := l.opts.Profile
 	var drivers []string
@@ -272,6 +276,13 @@ func (l *Lane) deployDriver(ctx context.Context) error {
 	if _, err := lane.Prepare(ctx, l.c, p, drivers); err != nil {
 		return fmt.Errorf("kind lane: %w", err)
 	}
+	return nil
+}
+
+// waitDriver waits until the kubelet has registered the profile's driver on the node (CSINode
+// lists it) and every pod of the driver is Ready.
+func (l *Lane) waitDriver(ctx context.Context) error {
+	p := l.opts.Profile
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		var nodes storagev1.CSINodeList
