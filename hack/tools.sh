@@ -12,12 +12,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# The pins, unless the environment overrides one (same variable name).
-while IFS='=' read -r key value; do
-  case "$key" in ''|\#*) continue ;; esac
-  [ -n "${!key:-}" ] || export "$key=$value"
-done < "$here/versions.env"
-cache=${BACKUPPVC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backuppvc-conformance}
+source "$here/pins.sh"
 export GOFLAGS=-mod=mod
 
 all=(kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity)

@@ -16,7 +16,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${BACKUPPVC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backuppvc-conformance}
+source "$here/../pins.sh"
 run=/run/backuppvc-docker
 sock="unix://$run/docker.sock"
 log() { echo "docker: $*" >&2; }

@@ -24,11 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-while IFS='=' read -r key value; do
-  case "$key" in ''|\#*) continue ;; esac
-  [ -n "${!key:-}" ] || export "$key=$value"
-done < "$root/hack/versions.env"
-cache=${BACKUPPVC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backuppvc-conformance}
+source "$root/hack/pins.sh"
 work="$cache/kind-build"
 suite=$KIND_NODE_DEBIAN_SUITE
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -93,7 +93,9 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 		return l, err
 	}
 	if l.source == ImagesUpstream {
-		l.images.Node = "kindest/node:" + versions["KUBERNETES_VERSION"]
+		if l.images.Node, err = upstreamNodeImage(versions); err != nil {
+			return l, err
+		}
 	}
 	o.Log.Info("images ready", "node", l.images.Node, "emulator", l.images.Emulator, "dataMover", l.images.DataMover, "took", time.Since(start).Round(time.Millisecond).String())
 
@@ -120,6 +122,11 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 			return l, fmt.Errorf("kind lane: %w", err)
 		}
 	}
+	if l.source == ImagesOffline {
+		if err := keepDNSInside(ctx, l.c); err != nil {
+			return l, err
+		}
+	}
 	// The API server answers as soon as kind returns: the CRDs and the driver go in while the
 	// node's system pods settle.
 	if err := lane.InstallCRDs(l.cfg); err != nil {
@@ -137,6 +144,21 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	l.versions = l.collectVersions(ctx, versions)
 	o.Log.Info("kind lane ready", "took", time.Since(start).Round(time.Millisecond).String())
 	return l, nil
+}
+
+// upstreamNodeImage is the kindest/node image pinned for KUBERNETES_VERSION's minor.
+func upstreamNodeImage(versions map[string]string) (string, error) {
+	k := versions["KUBERNETES_VERSION"]
+	parts := strings.SplitN(strings.TrimPrefix(k, "v"), ".", 3)
+	if len(parts) < 2 {
+		return "", fmt.Errorf("kind lane: KUBERNETES_VERSION %q is not vMAJOR.MINOR.PATCH", k)
+	}
+	key := fmt.Sprintf("KIND_UPSTREAM_NODE_IMAGE_%s_%s", parts[0], parts[1])
+	if img := versions[key]; img != "" {
+		return img, nil
+	}
+	return "", fmt.Errorf("kind lane: no kindest/node image pinned for Kubernetes %s (add %s to hack/versions.env from kind %s's release notes)",
+		k, key, versions["KIND_VERSION"])
 }
 
 // clusterConfig is one node, the API server on loopback only, and the kubelet told it may run on

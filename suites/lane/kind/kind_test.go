@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
+	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -165,5 +167,94 @@ func TestEmulatorObjects(t *testing.T) {
 	}
 	if spec.ServiceAccountName != driverAccount {
 		t.Errorf("service account %s", spec.ServiceAccountName)
+	}
+}
+
+// kubeadm v1.35's Corefile, as its addons/dns manifest renders it for cluster.local.
+const kubeadmCorefile = `.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+       max_concurrent 1000
+    }
+    cache 30 {
+       disable success cluster.local
+       disable denial cluster.local
+    }
+    loop
+    reload
+    loadbalance
+}
+`
+
+func TestClusterOnlyCorefile(t *testing.T) {
+	got, err := clusterOnlyCorefile(kubeadmCorefile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(strings.Replace(kubeadmCorefile, "    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n", "", 1), "    loop\n", "", 1)
+	if got != want || strings.Contains(got, "forward") || strings.Contains(got, "loop\n") {
+		t.Errorf("clusterOnlyCorefile =\n%s\nwant\n%s", got, want)
+	}
+	if _, err := clusterOnlyCorefile(".:53 {\n    errors\n}\n"); err == nil {
+		t.Error("a Corefile without the forward block was accepted: the lane would not know DNS stays inside")
+	}
+}
+
+func TestUpstreamNodeImage(t *testing.T) {
+	pins := map[string]string{"KIND_VERSION": "v0.33.0", "KIND_UPSTREAM_NODE_IMAGE_1_35": "kindest/node:v1.35.8@sha256:07b2"}
+	for _, tt := range []struct{ k8s, want, wantErr string }{
+		{"v1.35.4", "kindest/node:v1.35.8@sha256:07b2", ""},
+		{"v1.33.1", "", "add KIND_UPSTREAM_NODE_IMAGE_1_33 to hack/versions.env from kind v0.33.0's release notes"},
+		{"latest", "", `KUBERNETES_VERSION "latest" is not vMAJOR.MINOR.PATCH`},
+	} {
+		pins["KUBERNETES_VERSION"] = tt.k8s
+		got, err := upstreamNodeImage(pins)
+		if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("upstreamNodeImage(%s) = %q, %v; want %q, %q", tt.k8s, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// Every Kubernetes version of the GitHub Actions matrix has a pinned upstream node image.
+func TestUpstreamNodeImagesPinnedForTheMatrix(t *testing.T) {
+	versions, err := toolchain.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(toolchain.RepoRoot(), ".github", "workflows", "e2e.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workflow struct {
+		Jobs map[string]struct {
+			Strategy struct {
+				Matrix struct {
+					Kubernetes []string `yaml:"kubernetes"`
+				} `yaml:"matrix"`
+			} `yaml:"strategy"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &workflow); err != nil {
+		t.Fatal(err)
+	}
+	matrix := workflow.Jobs["e2e"].Strategy.Matrix.Kubernetes
+	if len(matrix) == 0 {
+		t.Fatal("the workflow's e2e job has no kubernetes matrix")
+	}
+	for _, k := range matrix {
+		versions["KUBERNETES_VERSION"] = k
+		if img, err := upstreamNodeImage(versions); err != nil || !strings.Contains(img, "@sha256:") {
+			t.Errorf("Kubernetes %s: %q, %v (want a kindest/node image with its digest)", k, img, err)
+		}
 	}
 }
