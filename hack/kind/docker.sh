@@ -12,7 +12,11 @@
 # When no engine answers, it installs Debian's docker.io if dockerd is missing (apt-get, as root),
 # then starts its own dockerd with its own config, socket, exec root and data root (the data root
 # lives in the cache, so built images survive for the next run) and backuppvc-runc as the default
-# runtime (see hack/kind/backuppvc-runc). /etc/docker and /var/lib/docker are never read or written.
+# runtime (see hack/kind/backuppvc-runc), and 127.0.0.1 as the only DNS server its containers'
+# embedded resolver may forward to, so a name lookup in a kind node (kind's entrypoint makes one,
+# CoreDNS another) ends on this machine instead of at its resolver. /etc/docker and /var/lib/docker
+# are never read or written (the daemon's identity key lives in the cache too);
+# the bridges, firewall rules and forwarding setting dockerd leaves are put back when it stops.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +24,9 @@ source "$here/../pins.sh"
 run=/run/backuppvc-docker
 sock="unix://$run/docker.sock"
 log() { echo "docker: $*" >&2; }
+
+# alive PID: running, not a zombie (a dockerd that failed at start stays one until we exit).
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
 
 reachable() { timeout 10 docker ${1:+-H "$1"} version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
@@ -47,6 +54,7 @@ up() {
   fi
   [ "$(id -u)" = 0 ] || { log "starting dockerd needs root"; exit 1; }
   mkdir -p "$cache/bin" "$cache/docker" "$run"
+  snapshot_host
   # The wrapper is ours, so build it from this checkout (seconds; cached by Go's build cache).
   (cd "$here/../.." && go build -o "$cache/bin/backuppvc-runc" ./hack/kind/backuppvc-runc)
   cat >"$run/daemon.json" <<JSON
@@ -54,6 +62,8 @@ up() {
   "runtimes": {"backuppvc-runc": {"path": "$cache/bin/backuppvc-runc"}},
   "default-runtime": "backuppvc-runc",
   "storage-driver": "overlay2",
+  "dns": ["127.0.0.1"],
+  "deprecated-key-path": "$cache/docker-key.json",
   "log-driver": "json-file",
   "log-opts": {"max-size": "10m"}
 }
@@ -64,7 +74,7 @@ JSON
   echo $! >"$run/started-by-backuppvc"
   for _ in $(seq 1 120); do
     if reachable "$sock"; then log "dockerd ready"; echo "DOCKER_HOST=$sock"; echo BACKUPPVC_DOCKER_STARTED=1; return; fi
-    kill -0 "$(cat "$run/started-by-backuppvc")" 2>/dev/null || break
+    alive "$(cat "$run/started-by-backuppvc")" || break
     sleep 0.5
   done
   log "dockerd did not answer within 60s; last lines of $run/dockerd.log:"; tail -15 "$run/dockerd.log" >&2
@@ -74,15 +84,43 @@ JSON
 down() {
   [ -f "$run/started-by-backuppvc" ] || { log "no engine started by this script; nothing to stop"; return; }
   local pid; pid=$(cat "$run/started-by-backuppvc")
-  if kill -0 "$pid" 2>/dev/null; then
+  # Only ever signal the dockerd this script started (a stale file may name a reused pid).
+  if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
     kill -TERM "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && { log "dockerd $pid did not stop in 30s; killing it"; kill -KILL "$pid"; }
+    for _ in $(seq 1 60); do alive "$pid" || break; sleep 0.5; done
+    alive "$pid" && { log "dockerd $pid did not stop in 30s; killing it"; kill -KILL "$pid"; }
   fi
+  restore_host
   # dockerd unmounts what it mounted when it stops; a killed one may leave its exec root's mounts.
   { grep -o " $run[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$run"
   log "stopped the dockerd this script started"
+}
+
+# dockerd leaves behind, when it stops, the bridges of its networks, its firewall chains and rules,
+# a DROP policy on FORWARD and IP forwarding turned on. snapshot_host records those before our
+# engine starts; restore_host, after it stopped, removes the bridges, rules and chains that appeared
+# meanwhile and puts the policy and the forwarding setting back.
+snapshot_host() {
+  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' >"$run/links-before"
+  for t in filter nat; do iptables-save -t "$t" | grep -v '^#' >"$run/iptables-$t-before"; done
+  sysctl -n net.ipv4.ip_forward >"$run/ip-forward-before"
+}
+
+restore_host() {
+  [ -f "$run/ip-forward-before" ] || return 0
+  local t line chain policy link
+  for t in filter nat; do
+    iptables-save -t "$t" | grep '^-A ' | { grep -vxF -f "$run/iptables-$t-before" || true; } |
+      while read -r line; do eval "iptables -t $t ${line/#-A/-D}" || log "could not remove iptables -t $t $line"; done
+    iptables-save -t "$t" | grep '^:' | awk '{print $1}' | { grep -vxF -f <(awk '/^:/ {print $1}' "$run/iptables-$t-before") || true; } |
+      while read -r chain; do iptables -t "$t" -F "${chain#:}" && iptables -t "$t" -X "${chain#:}" || log "could not remove chain ${chain#:} ($t)"; done
+  done
+  policy=$(awk '/^:FORWARD / {print $2}' "$run/iptables-filter-before")
+  [ -n "$policy" ] && iptables -P FORWARD "$policy"
+  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | { grep -E '^(docker0|br-[0-9a-f]+)$' || true; } |
+    { grep -vxF -f "$run/links-before" || true; } | while read -r link; do ip link delete "$link" || log "could not remove $link"; done
+  sysctl -qw net.ipv4.ip_forward="$(cat "$run/ip-forward-before")"
 }
 
 can_start() {

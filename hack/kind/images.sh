@@ -166,7 +166,7 @@ build_node() {
   local tag=$1 base=$2 cid nodebin kbin pause start=$SECONDS img
   nodebin=$("$root/hack/tools.sh" --path kubernetes-node); kbin=$("$root/hack/tools.sh" --path kubernetes)
   pause=$(k8s_images | grep '/pause:')
-  cid=$(docker run -d --privileged --entrypoint=sleep "$base" infinity)
+  cid=$(docker run -d --privileged --network none --entrypoint=sleep "$base" infinity)
   # Removed however the script ends (set -e exits skip RETURN traps, and locals are gone by EXIT).
   trap "docker rm -f $cid >/dev/null 2>&1 || true" EXIT
   docker cp "$nodebin/kubelet" "$cid:/usr/bin/kubelet"
@@ -184,14 +184,17 @@ JSON
     # kind applies this only without disableDefaultCNI; the lane always disables it.
     echo "# no default CNI: the node has a static ptp config (single node)" > /kind/manifests/default-cni.yaml
     # Until kube-proxy programs its rules, packets to the service range would follow the default
-    # route out of the machine; DNAT happens before routing, so services still work.
+    # route out of the machine; DNAT happens before routing, so services still work. Packets to a
+    # pod that is gone (its veth and /32 route removed) would too: the pod range is blackholed
+    # below the /32 route each live pod has.
     cat > /etc/systemd/system/backuppvc-service-blackhole.service <<UNIT
 [Unit]
-Description=Blackhole route for the service range (nothing addressed to it leaves the node)
+Description=Blackhole routes for the service and pod ranges (nothing addressed to them leaves the node)
 Before=kubelet.service
 [Service]
 Type=oneshot
 ExecStart=/sbin/ip route replace blackhole 10.96.0.0/16
+ExecStart=/sbin/ip route replace blackhole 10.244.0.0/16
 RemainAfterExit=yes
 [Install]
 WantedBy=multi-user.target

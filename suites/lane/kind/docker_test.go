@@ -1,0 +1,101 @@
+package kind
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+)
+
+// hostState is what dockerd changes on the host and hack/kind/docker.sh must put back.
+func hostState(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, cmd := range [][]string{{"iptables-save", "-t", "filter"}, {"iptables-save", "-t", "nat"}, {"ip", "-o", "link", "show"}, {"sysctl", "-n", "net.ipv4.ip_forward"}} {
+		out, err := exec.Command(cmd[0], cmd[1:]...).Output()
+		if err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(line, "#") { // iptables-save's timestamps
+				b.WriteString(line + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+func dockerScript(t *testing.T, env []string, args ...string) map[string]string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(toolchain.RepoRoot(), "hack", "kind", "docker.sh"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("docker.sh %v: %v\n%s", args, err, stderr)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// The script starts an engine of its own when none answers, uses an engine that answers as it is
+// (never restarting or reconfiguring it), and stopping its own puts the host back as it was: no
+// bridge, firewall rule or forwarding setting left, nothing in /etc/docker or /var/lib/docker.
+func TestIntegrationDockerScript(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("BACKUPPVC_REQUIRE_INTEGRATION") == "1" && exec.Command(filepath.Join(toolchain.RepoRoot(), "hack", "kind", "docker.sh"), "can-start").Run() == nil {
+			t.Fatal("an engine answers but the test needs root to check the host state")
+		}
+		t.Skip("starting dockerd and reading the firewall need root")
+	}
+	if exec.Command("docker", "version").Run() == nil || exec.Command("docker", "-H", "unix:///run/backuppvc-docker/docker.sock", "version").Run() == nil {
+		t.Skip("a Docker engine already answers: this test must not touch it (make test-kind uses it as it is)")
+	}
+	etcBefore, _ := os.ReadDir("/etc/docker")
+	_, varErr := os.Stat("/var/lib/docker")
+	before := hostState(t)
+
+	first := dockerScript(t, nil, "up")
+	if first["BACKUPPVC_DOCKER_STARTED"] != "1" || first["DOCKER_HOST"] == "" {
+		t.Fatalf("first up: %v, want an engine started by the script", first)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			dockerScript(t, nil, "down")
+		}
+	}()
+	if err := exec.Command("docker", "-H", first["DOCKER_HOST"], "version").Run(); err != nil {
+		t.Fatalf("the engine it started does not answer: %v", err)
+	}
+	again := dockerScript(t, []string{"DOCKER_HOST=" + first["DOCKER_HOST"]}, "up")
+	if again["BACKUPPVC_DOCKER_STARTED"] != "0" || again["DOCKER_HOST"] != first["DOCKER_HOST"] {
+		t.Errorf("up with an engine answering: %v, want it used as it is (started 0, %s)", again, first["DOCKER_HOST"])
+	}
+	dockerScript(t, nil, "down")
+	stopped = true
+	if err := exec.Command("docker", "-H", first["DOCKER_HOST"], "version").Run(); err == nil {
+		t.Error("the engine still answers after down")
+	}
+	if after := hostState(t); after != before {
+		t.Errorf("host state changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	etcAfter, _ := os.ReadDir("/etc/docker")
+	if len(etcAfter) != len(etcBefore) {
+		t.Errorf("/etc/docker had %d entries, now %d", len(etcBefore), len(etcAfter))
+	}
+	if _, err := os.Stat("/var/lib/docker"); os.IsNotExist(varErr) && err == nil {
+		t.Error("/var/lib/docker was created")
+	}
+}
