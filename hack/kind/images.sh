@@ -2,10 +2,11 @@
 # The kind lane's images: the offline node image (everything from Debian packages and Go modules,
 # nothing pulled) and this repository's driver and backupPod images.
 #
-#   hack/kind/images.sh            build what is missing; print NODE_IMAGE=, EMULATOR_IMAGE=,
-#                                  DATAMOVER_IMAGE= lines
-#   hack/kind/images.sh --drivers  the driver and backupPod images only, on a pulled Debian base
-#                                  (for the upstream node image, where a registry answers)
+#   hack/kind/images.sh            build what is missing; print NODE_IMAGE=, SIDECARS_IMAGE=,
+#                                  EMULATOR_IMAGE=, DATAMOVER_IMAGE= lines
+#   hack/kind/images.sh --drivers  the sidecars, driver and backupPod images only, the sidecars on a
+#                                  pulled Debian base (for the upstream node image, where a registry
+#                                  answers; the lane then loads all three into the node)
 #
 # Needs DOCKER_HOST for an engine (hack/kind/docker.sh up). Stages, each cached as a Docker image
 # whose tag carries the versions and a hash of the recipe, so a second run rebuilds nothing:
@@ -14,11 +15,12 @@
 #   2. images, tagged as the pinned kubeadm asks (`kubeadm config images list`): kube-apiserver,
 #      kube-controller-manager, kube-scheduler, kube-proxy, etcd, coredns (binaries from their Go
 #      modules via hack/tools.sh) and pause (kubernetes' build/pause/linux/pause.c, gcc -static);
-#   3. node: the base with kubelet, kubeadm, kubectl, those images imported into its containerd, a
-#      static ptp CNI config for one node, and a blackhole route for the service range;
-#   4. ours, tagged by a hash of their binaries: the storage emulator with the CSI sidecars
-#      (csi-provisioner, csi-snapshotter, snapshot-controller from hack/tools.sh) on the base, and
-#      the backupPod's data mover stand-in (/velero, static) on scratch.
+#   3. the CSI sidecars (csi-provisioner, csi-snapshotter, snapshot-controller from hack/tools.sh) on
+#      the base: pinned upstream binaries, so they go inside the node image like kubeadm's images;
+#   4. node: the base with kubelet, kubeadm, kubectl, those images imported into its containerd, a
+#      static ptp CNI config for one node, and blackhole routes for the service and pod ranges;
+#   5. ours, tagged by a hash of their binary, static, on scratch (a few MB, loaded per run): the
+#      storage emulator and the backupPod's data mover stand-in (/velero).
 # The layout follows what kind's own `kind build node-image` produces (which needs a registry).
 set -euo pipefail
 
@@ -159,7 +161,7 @@ build_k8s_images() {
 }
 
 node_tag() {
-  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sed -n '/^build_node()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
+  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sidecars_tag "$(base_tag)"; sed -n '/^build_node()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
 }
 
 build_node() {
@@ -203,7 +205,7 @@ UNIT
   '
   docker exec -d "$cid" containerd
   for _ in $(seq 1 60); do docker exec "$cid" ctr version >/dev/null 2>&1 && break; sleep 0.5; done
-  for img in $(k8s_images); do
+  for img in $(k8s_images) "$(sidecars_tag "$base")"; do
     docker save "$img" | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms - >/dev/null
   done
   # Not a pipe into grep -q: with pipefail, ctr's SIGPIPE when grep stops early fails the check.
@@ -217,17 +219,30 @@ UNIT
   log "built $tag in $((SECONDS - start))s"
 }
 
-# build_ours BASE: the emulator (with the sidecars) and data mover images; prints their tags.
+# sidecars_tag BASE: the sidecars image's tag, from their pinned versions and the base.
+sidecars_tag() {
+  echo "backuppvc/csi-sidecars:$EXTERNAL_PROVISIONER_VERSION-$EXTERNAL_SNAPSHOTTER_VERSION-$(echo "$1" | hash_of)"
+}
+
+# build_sidecars BASE: the sidecars image, if missing.
+build_sidecars() {
+  local tag c bins=()
+  tag=$(sidecars_tag "$1")
+  have_image "$tag" && return
+  log "building $tag"
+  "$root/hack/tools.sh" csi-provisioner csi-snapshotter >&2
+  for c in csi-provisioner csi-snapshotter; do bins+=("$("$root/hack/tools.sh" --path "$c")"/*); done
+  build_image "$tag" "$1" "${bins[@]}"
+}
+
+# build_ours: the emulator and data mover images; prints their tags.
 build_ours() {
-  local base=$1 out="$work/ours" tag c sum
+  local out="$work/ours" tag
   rm -rf "$out"; mkdir -p "$out"
   (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$out/" ./drivers/emulator/cmd/csi-emulator ./reference/cmd/backuppvc-datamover)
   mv "$out/backuppvc-datamover" "$out/velero"
-  "$root/hack/tools.sh" csi-provisioner csi-snapshotter >&2
-  for c in csi-provisioner csi-snapshotter; do cp "$("$root/hack/tools.sh" --path "$c")"/* "$out/"; done
-  sum=$(cd "$out" && cat csi-emulator csi-provisioner csi-snapshotter snapshot-controller | hash_of)
-  tag="backuppvc/csi-emulator:$sum-$( echo "$base" | hash_of)"
-  have_image "$tag" || { log "building $tag"; build_image "$tag" "$base" "$out/csi-emulator" "$out/csi-provisioner" "$out/csi-snapshotter" "$out/snapshot-controller"; }
+  tag="backuppvc/csi-emulator:$(hash_of <"$out/csi-emulator")"
+  have_image "$tag" || { log "building $tag"; build_image "$tag" scratch "$out/csi-emulator"; }
   echo "EMULATOR_IMAGE=$tag"
   tag="backuppvc/datamover:$(hash_of <"$out/velero")"
   if ! have_image "$tag"; then
@@ -256,7 +271,9 @@ main() {
     # debootstrap (which needs root).
     base=$KIND_UPSTREAM_DRIVER_BASE
     have_image "$base" || docker pull -q "$base" >&2
-    build_ours "$base" | tee "$work/ours.env"
+    build_sidecars "$base"
+    echo "SIDECARS_IMAGE=$(sidecars_tag "$base")"
+    build_ours | tee "$work/ours.env"
     prune_ours
     return
   fi
@@ -267,17 +284,20 @@ main() {
   else
     have_image "$base" || build_base "$base"
     build_k8s_images "$base"
+    build_sidecars "$base"
     build_node "$node" "$base"
     log "node image ready in $((SECONDS - start))s"
   fi
   echo "NODE_IMAGE=$node"
+  echo "SIDECARS_IMAGE=$(sidecars_tag "$base")"
   prune backuppvc/kind-node "$node" "$KUBERNETES_VERSION-"
   prune backuppvc/kind-base "$base"
-  build_ours "$base" | tee "$work/ours.env"
+  build_ours | tee "$work/ours.env"
   prune_ours
 }
 
 prune_ours() {
+  prune backuppvc/csi-sidecars "$(sidecars_tag "$base")"
   prune backuppvc/csi-emulator "$(sed -n 's/^EMULATOR_IMAGE=//p' "$work/ours.env")"
   prune backuppvc/datamover "$(sed -n 's/^DATAMOVER_IMAGE=//p' "$work/ours.env")"
 }

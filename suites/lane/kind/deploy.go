@@ -86,18 +86,19 @@ func rbacObjects(ctx context.Context) ([]client.Object, error) {
 	return out, nil
 }
 
-// emulatorObjects is the emulator's deployment: one pod on the node running the driver (its
+// emulatorObjects is the emulator's deployment (the driver from image, the sidecars from
+// sidecarsImage): one pod on the node running the driver (its
 // controller and node services in one process, since its state is in-process, registering itself
 // with the kubelet), csi-provisioner and csi-snapshotter on its socket, the profile's extra driver
 // instances each with a provisioner, and snapshot-controller.
-func emulatorObjects(p *profile.Profile, image string) []client.Object {
+func emulatorObjects(p *profile.Profile, image, sidecarsImage string) []client.Object {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DriverNamespace, Labels: managed()}}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: driverAccount, Namespace: DriverNamespace, Labels: managed()}}
 	hostPath := func(name, path string, t corev1.HostPathType) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: ptr.To(t)}}}
 	}
 	sidecar := func(name, bin string, flags []string, mounts ...corev1.VolumeMount) corev1.Container {
-		return corev1.Container{Name: name, Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+		return corev1.Container{Name: name, Image: sidecarsImage, ImagePullPolicy: corev1.PullIfNotPresent,
 			Command: append([]string{"/usr/local/bin/" + bin}, flags...), VolumeMounts: mounts}
 	}
 	var args []string

@@ -31,7 +31,7 @@ var registryProbe = "https://registry.k8s.io/v2/"
 
 // images are the tags the lane uses.
 type images struct {
-	Node, Emulator, DataMover string
+	Node, Sidecars, Emulator, DataMover string
 }
 
 // resolveSource turns auto into offline or upstream: upstream when the registry answers within
@@ -85,13 +85,15 @@ func buildImages(ctx context.Context, source, progressLog string) (images, error
 		switch k {
 		case "NODE_IMAGE":
 			im.Node = v
+		case "SIDECARS_IMAGE":
+			im.Sidecars = v
 		case "EMULATOR_IMAGE":
 			im.Emulator = v
 		case "DATAMOVER_IMAGE":
 			im.DataMover = v
 		}
 	}
-	if im.Emulator == "" || im.DataMover == "" || (source == ImagesOffline && im.Node == "") {
+	if im.Sidecars == "" || im.Emulator == "" || im.DataMover == "" || (source == ImagesOffline && im.Node == "") {
 		return im, fmt.Errorf("kind lane: hack/kind/images.sh printed no tags (%q)", out.String())
 	}
 	return im, nil

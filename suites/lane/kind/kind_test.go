@@ -116,7 +116,7 @@ func TestEmulatorObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs := emulatorObjects(p, "backuppvc/csi-emulator:test")
+	objs := emulatorObjects(p, "backuppvc/csi-emulator:test", "backuppvc/csi-sidecars:test")
 	ds, ok := objs[len(objs)-1].(*appsv1.DaemonSet)
 	if !ok {
 		t.Fatalf("last object %T, want the DaemonSet", objs[len(objs)-1])
@@ -131,8 +131,12 @@ func TestEmulatorObjects(t *testing.T) {
 	byName := map[string]corev1.Container{}
 	for _, c := range spec.Containers {
 		byName[c.Name] = c
-		if c.Image != "backuppvc/csi-emulator:test" {
-			t.Errorf("container %s image %s", c.Name, c.Image)
+		want := "backuppvc/csi-sidecars:test"
+		if strings.HasPrefix(c.Name, "csi-emulator") {
+			want = "backuppvc/csi-emulator:test"
+		}
+		if c.Image != want {
+			t.Errorf("container %s image %s, want %s", c.Name, c.Image, want)
 		}
 	}
 	driver := byName["csi-emulator"]
