@@ -108,6 +108,11 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	start = time.Now()
 	l.cluster = e2ekind.NewCluster("bpvc-" + o.Name)
 	l.cluster.WithPath(kindBin).WithOpts(e2ekind.WithImage(l.images.Node))
+	// A cluster of this name is one a killed run left (the provider would reuse it, stale objects
+	// and all): start afresh.
+	if out, err := exec.CommandContext(ctx, kindBin, "delete", "cluster", "--name", "bpvc-"+o.Name).CombinedOutput(); err != nil {
+		return l, fmt.Errorf("kind lane: delete a leftover cluster bpvc-%s: %v: %s", o.Name, err, out)
+	}
 	l.clusterUp = true // from here on Down deletes the cluster, even half made
 	if l.kubeconf, err = l.cluster.CreateWithConfig(ctx, conf); err != nil {
 		return l, fmt.Errorf("kind lane: %w", err)
