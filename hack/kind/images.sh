@@ -119,7 +119,7 @@ build_image() {
     echo "FROM $base"
     while [ $# -gt 0 ] && [ "$1" != -- ]; do cp "$1" "$ctx/"; echo "COPY $(basename "$1") /usr/local/bin/"; shift; done
     [ $# -gt 0 ] && { shift; printf 'ENTRYPOINT ['; printf '"%s",' "$@" | sed 's/,$//'; printf ']\n'; }
-    echo 'LABEL io.backuppvc.built-by=hack/kind/node-image.sh'
+    echo "LABEL io.backuppvc.built-by=hack/kind/images.sh io.backuppvc.from=$base"
   } >"$ctx/Dockerfile"
   quiet_build "$tag" "$ctx"
   rm -rf "$ctx"
@@ -130,22 +130,54 @@ quiet_build() {
   DOCKER_BUILDKIT=0 docker build -q -t "$1" "$2" >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; return 1; }
 }
 
+# glibc_tag BASE: an image holding only the C library of BASE, what the Go binaries built with
+# cgo need (ldd: libc.so.6 and the loader), so their images are megabytes, not the whole base.
+glibc_tag() { echo "backuppvc/kind-glibc:$(echo "$1" | hash_of)"; }
+
+build_glibc() {
+  local tag ctx="$work/ctx/glibc"
+  tag=$(glibc_tag "$1")
+  have_image "$tag" && return
+  log "building $tag"
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  printf '%s\n' "FROM $1 AS root" 'FROM scratch' \
+    'COPY --from=root /usr/lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu/' \
+    'COPY --from=root /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /lib64/' \
+    'COPY --from=root /etc/passwd /etc/group /etc/nsswitch.conf /etc/' \
+    'ENV PATH=/usr/local/bin:/usr/bin:/bin' >"$ctx/Dockerfile"
+  quiet_build "$tag" "$ctx"
+  rm -rf "$ctx"
+}
+
+# have_image_from TAG FROM: TAG exists and was built by build_image on FROM (kubeadm's tags say
+# nothing of our recipe).
+have_image_from() {
+  [ "$(docker image inspect -f '{{index .Config.Labels "io.backuppvc.from"}}' "$1" 2>/dev/null)" = "$2" ]
+}
+
 build_k8s_images() {
-  local base=$1 img name version bin
+  local base=$1 glibc img name version bin from
+  glibc=$(glibc_tag "$base")
+  build_glibc "$base"
   for img in $(k8s_images); do
-    have_image "$img" && continue
     name=${img##*/}; version=${name##*:}; name=${name%%:*}
+    case "$name" in
+      kube-proxy) from=$base ;; # iptables and the tools it calls
+      coredns|pause) from=scratch ;; # static
+      *) from=$glibc ;;
+    esac
+    have_image_from "$img" "$from" && continue
     log "building $img"
     case "$name" in
       kube-apiserver|kube-controller-manager|kube-scheduler)
-        build_image "$img" "$base" "$("$root/hack/tools.sh" --path kubernetes)/$name" ;;
+        build_image "$img" "$from" "$("$root/hack/tools.sh" --path kubernetes)/$name" ;;
       kube-proxy)
-        build_image "$img" "$base" "$("$root/hack/tools.sh" --path kubernetes-node)/kube-proxy" ;;
+        build_image "$img" "$from" "$("$root/hack/tools.sh" --path kubernetes-node)/kube-proxy" ;;
       etcd)
         version=v${version%-*}
         ETCD_VERSION=$version "$root/hack/tools.sh" etcd >&2
         bin=$(ETCD_VERSION=$version "$root/hack/tools.sh" --path etcd)
-        build_image "$img" "$base" "$bin/etcd" "$bin/etcdctl" ;;
+        build_image "$img" "$from" "$bin/etcd" "$bin/etcdctl" ;;
       coredns)
         COREDNS_VERSION=$version "$root/hack/tools.sh" coredns >&2
         bin=$(COREDNS_VERSION=$version "$root/hack/tools.sh" --path coredns)
@@ -161,7 +193,8 @@ build_k8s_images() {
 }
 
 node_tag() {
-  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sidecars_tag "$(base_tag)"; sed -n '/^build_node()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
+  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sidecars_tag "$(base_tag)"
+    sed -n '/^build_node()/,/^}/p;/^build_k8s_images()/,/^}/p;/^build_glibc()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
 }
 
 build_node() {
@@ -219,9 +252,10 @@ UNIT
   log "built $tag in $((SECONDS - start))s"
 }
 
-# sidecars_tag BASE: the sidecars image's tag, from their pinned versions and the base.
+# sidecars_tag BASE: the sidecars image's tag, from their pinned versions and the base (offline the
+# sidecars go on BASE's C library alone, upstream on the pulled Debian base).
 sidecars_tag() {
-  echo "backuppvc/csi-sidecars:$EXTERNAL_PROVISIONER_VERSION-$EXTERNAL_SNAPSHOTTER_VERSION-$(echo "$1" | hash_of)"
+  echo "backuppvc/csi-sidecars:$EXTERNAL_PROVISIONER_VERSION-$EXTERNAL_SNAPSHOTTER_VERSION-$(echo "$1 on its C library" | hash_of)"
 }
 
 # build_sidecars BASE: the sidecars image, if missing.
@@ -232,7 +266,9 @@ build_sidecars() {
   log "building $tag"
   "$root/hack/tools.sh" csi-provisioner csi-snapshotter >&2
   for c in csi-provisioner csi-snapshotter; do bins+=("$("$root/hack/tools.sh" --path "$c")"/*); done
-  build_image "$tag" "$1" "${bins[@]}"
+  local from=$1
+  if [[ $1 == backuppvc/kind-base:* ]]; then build_glibc "$1"; from=$(glibc_tag "$1"); fi
+  build_image "$tag" "$from" "${bins[@]}"
 }
 
 # build_ours: the emulator and data mover images; prints their tags.
@@ -292,8 +328,16 @@ main() {
   echo "SIDECARS_IMAGE=$(sidecars_tag "$base")"
   prune backuppvc/kind-node "$node" "$KUBERNETES_VERSION-"
   prune backuppvc/kind-base "$base"
+  prune backuppvc/kind-glibc "$(glibc_tag "$base")"
+  prune_dangling
   build_ours | tee "$work/ours.env"
   prune_ours
+}
+
+# prune_dangling: our images whose tags moved to a rebuild (kubeadm's tags stay, the old images
+# lose them); only images with our build label.
+prune_dangling() {
+  docker image prune -f --filter label=io.backuppvc.built-by >/dev/null
 }
 
 prune_ours() {
