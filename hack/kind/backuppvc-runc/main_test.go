@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -56,8 +57,10 @@ func TestRewrite(t *testing.T) {
 			if !reflect.DeepEqual(gotCaps, want) {
 				t.Errorf("capabilities = %v, want %v", gotCaps, want)
 			}
-			if tt.key == "process" && got["ociVersion"] == nil && tt.name == "create with --bundle" {
-				t.Errorf("other fields lost: %s", data)
+			for field := range map[string]any{"ociVersion": 0, "hostname": 0, "args": 0} {
+				if strings.Contains(tt.doc, `"`+field+`"`) && !strings.Contains(string(data), `"`+field+`"`) {
+					t.Errorf("field %s lost: %s", field, data)
+				}
 			}
 		})
 	}

@@ -163,7 +163,7 @@ func TestEmulatorObjects(t *testing.T) {
 	}
 	for _, want := range []string{"csi-provisioner", "csi-snapshotter", "snapshot-controller", "csi-emulator-other", "csi-provisioner-other"} {
 		if _, ok := byName[want]; !ok {
-			t.Errorf("no container %s (have %v)", want, len(byName))
+			t.Errorf("no container %s among %d", want, len(spec.Containers))
 		}
 	}
 	if got := strings.Join(byName["csi-provisioner"].Command, " "); !strings.Contains(got, strings.Join(lane.ProvisionerFlags, " ")) {
