@@ -56,7 +56,7 @@ build_k8s_cmds() {
   major=$(echo "$v" | cut -d. -f1 | tr -d v); minor=$(echo "$v" | cut -d. -f2)
   (cd "$mod" && go mod edit -require "k8s.io/kubernetes@$v")
   local kdir
-  kdir=$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  kdir=$(module_dir "k8s.io/kubernetes@$v")
   # Every staging module k8s.io/kubernetes replaces locally comes from the proxy at v0.<minor>.<patch>.
   local staging
   staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$kdir/go.mod" | grep -v -e sample-cli-plugin -e sample-controller)
@@ -124,7 +124,7 @@ build_csi_sanity() {
 copy_replaces() {
   local mod="$1" m="$2" v="$3" dir
   (cd "$mod" && go mod edit -require "$m@$v")
-  dir=$(go mod download -json "$m@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  dir=$(module_dir "$m@$v")
   (cd "$mod" && go mod edit -json | true)
   go mod edit -json "$dir/go.mod" | awk '
     /"Replace": \[/ {inr=1} inr && /"Old":/ {getline p; sub(/.*"Path": "/,"",p); sub(/".*/,"",p); old=p}

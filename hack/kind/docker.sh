@@ -42,8 +42,7 @@ up() {
     echo "DOCKER_HOST=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null || echo unix:///var/run/docker.sock)"
     echo BACKUPPVC_DOCKER_STARTED=0; return
   fi
-  command -v docker >/dev/null || missing=1
-  if ! command -v dockerd >/dev/null || [ -n "${missing:-}" ]; then
+  if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
     [ "$(id -u)" = 0 ] || { log "no Docker engine and not root: install docker.io (or Docker) and start it, or run as root"; exit 1; }
     log "installing Debian's docker.io (dockerd, containerd, runc) with apt-get"
     local start=$SECONDS

@@ -5,6 +5,7 @@
 # release is cloned from GitHub (the module proxy refuses it), so this runs only where those are
 # reachable (the kind lane's upstream image source, as on GitHub Actions).
 set -euo pipefail
+exec 1>&2 # all of it is progress, for the lane's log
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,7 +21,7 @@ fi
 # The pinned kubectl, not whatever the machine has.
 "$root/hack/tools.sh" kubernetes >&2
 export PATH="$("$root/hack/tools.sh" --path kubernetes):$PATH"
-snap=$(cd "$root" && go mod download -json "github.com/kubernetes-csi/external-snapshotter/v8@$EXTERNAL_SNAPSHOTTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+snap=$(module_dir "github.com/kubernetes-csi/external-snapshotter/v8@$EXTERNAL_SNAPSHOTTER_VERSION")
 kubectl apply -f "$snap/deploy/kubernetes/snapshot-controller/rbac-snapshot-controller.yaml" \
   -f "$snap/deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml"
 kubectl -n kube-system rollout status deployment/snapshot-controller --timeout=3m

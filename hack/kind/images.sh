@@ -38,8 +38,8 @@ packages=(systemd systemd-sysv dbus conntrack iptables nftables iproute2 ethtool
 log() { echo "images: $*" >&2; }
 hash_of() { sha256sum | cut -c1-10; }
 
-kind_dir() { (cd "$root" && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); }
-k8s_dir() { (cd "$root" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); }
+kind_dir() { module_dir "sigs.k8s.io/kind@$KIND_VERSION"; }
+k8s_dir() { module_dir "k8s.io/kubernetes@$KUBERNETES_VERSION"; }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -193,7 +193,7 @@ build_k8s_images() {
 }
 
 node_tag() {
-  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sidecars_tag "$(base_tag)"
+  echo "backuppvc/kind-node:$KUBERNETES_VERSION-$( (base_tag; k8s_images; sidecars_tag "$(glibc_tag "$(base_tag)")"
     sed -n '/^build_node()/,/^}/p;/^build_k8s_images()/,/^}/p;/^build_glibc()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
 }
 
@@ -238,7 +238,7 @@ UNIT
   '
   docker exec -d "$cid" containerd
   for _ in $(seq 1 60); do docker exec "$cid" ctr version >/dev/null 2>&1 && break; sleep 0.5; done
-  for img in $(k8s_images) "$(sidecars_tag "$base")"; do
+  for img in $(k8s_images) "$(sidecars_tag "$(glibc_tag "$base")")"; do
     docker save "$img" | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms - >/dev/null
   done
   # Not a pipe into grep -q: with pipefail, ctr's SIGPIPE when grep stops early fails the check.
@@ -252,13 +252,13 @@ UNIT
   log "built $tag in $((SECONDS - start))s"
 }
 
-# sidecars_tag BASE: the sidecars image's tag, from their pinned versions and the base (offline the
-# sidecars go on BASE's C library alone, upstream on the pulled Debian base).
+# sidecars_tag FROM: the sidecars image's tag, from their pinned versions and the image they go on
+# (offline the base's C library alone, upstream the pulled Debian base).
 sidecars_tag() {
-  echo "backuppvc/csi-sidecars:$EXTERNAL_PROVISIONER_VERSION-$EXTERNAL_SNAPSHOTTER_VERSION-$(echo "$1 on its C library" | hash_of)"
+  echo "backuppvc/csi-sidecars:$EXTERNAL_PROVISIONER_VERSION-$EXTERNAL_SNAPSHOTTER_VERSION-$(echo "$1" | hash_of)"
 }
 
-# build_sidecars BASE: the sidecars image, if missing.
+# build_sidecars FROM: the sidecars image, if missing.
 build_sidecars() {
   local tag c bins=()
   tag=$(sidecars_tag "$1")
@@ -266,9 +266,7 @@ build_sidecars() {
   log "building $tag"
   "$root/hack/tools.sh" csi-provisioner csi-snapshotter >&2
   for c in csi-provisioner csi-snapshotter; do bins+=("$("$root/hack/tools.sh" --path "$c")"/*); done
-  local from=$1
-  if [[ $1 == backuppvc/kind-base:* ]]; then build_glibc "$1"; from=$(glibc_tag "$1"); fi
-  build_image "$tag" "$from" "${bins[@]}"
+  build_image "$tag" "$1" "${bins[@]}"
 }
 
 # build_ours: the emulator and data mover images; prints their tags.
@@ -298,7 +296,7 @@ prune() {
 }
 
 main() {
-  local base node start=$SECONDS
+  local base node sidecars start=$SECONDS
   docker version >/dev/null 2>&1 || { log "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-}): hack/kind/docker.sh up starts one"; exit 1; }
   mkdir -p "$work"
   base=$(base_tag)
@@ -308,7 +306,8 @@ main() {
     base=$KIND_UPSTREAM_DRIVER_BASE
     have_image "$base" || docker pull -q "$base" >&2
     build_sidecars "$base"
-    echo "SIDECARS_IMAGE=$(sidecars_tag "$base")"
+    sidecars=$(sidecars_tag "$base")
+    echo "SIDECARS_IMAGE=$sidecars"
     build_ours | tee "$work/ours.env"
     prune_ours
     return
@@ -320,12 +319,13 @@ main() {
   else
     have_image "$base" || build_base "$base"
     build_k8s_images "$base"
-    build_sidecars "$base"
+    build_sidecars "$(glibc_tag "$base")"
     build_node "$node" "$base"
     log "node image ready in $((SECONDS - start))s"
   fi
   echo "NODE_IMAGE=$node"
-  echo "SIDECARS_IMAGE=$(sidecars_tag "$base")"
+  sidecars=$(sidecars_tag "$(glibc_tag "$base")")
+  echo "SIDECARS_IMAGE=$sidecars"
   prune backuppvc/kind-node "$node" "$KUBERNETES_VERSION-"
   prune backuppvc/kind-base "$base"
   prune backuppvc/kind-glibc "$(glibc_tag "$base")"
@@ -341,7 +341,7 @@ prune_dangling() {
 }
 
 prune_ours() {
-  prune backuppvc/csi-sidecars "$(sidecars_tag "$base")"
+  prune backuppvc/csi-sidecars "$sidecars"
   prune backuppvc/csi-emulator "$(sed -n 's/^EMULATOR_IMAGE=//p' "$work/ours.env")"
   prune backuppvc/datamover "$(sed -n 's/^DATAMOVER_IMAGE=//p' "$work/ours.env")"
 }

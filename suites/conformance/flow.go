@@ -43,6 +43,18 @@ type Result struct {
 
 func (k *Checker) c() client.Client { return k.Res.GetControllerRuntimeClient() }
 
+// seen waits until the Observer has recorded the object of this backup's DataUpload name (look is
+// one of its lookups: PVC, Pod, PV) and returns its last recorded state.
+func seen[T any](ctx context.Context, k *Checker, r *Result, what string, timeout time.Duration, look func(string) (T, bool)) (T, error) {
+	var obj T
+	err := k.waitFor(ctx, r, what, timeout, func(context.Context) (bool, error) {
+		var ok bool
+		obj, ok = look(r.DataUpload)
+		return ok, nil
+	})
+	return obj, err
+}
+
 // waitFor polls cond until it holds or timeout passes; on timeout the error says what and shows
 // the run's objects for this backup.
 func (k *Checker) waitFor(ctx context.Context, r *Result, what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
@@ -122,12 +134,8 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 
 // checkBackupPVC: class, exactly one access mode, volume mode, data source (B2-B6).
 func (k *Checker) checkBackupPVC(ctx context.Context, sc Scenario, r *Result, mode corev1.PersistentVolumeMode) error {
-	var pvc *corev1.PersistentVolumeClaim
-	if err := k.waitFor(ctx, r, "the backupPVC", 30*time.Second, func(context.Context) (bool, error) {
-		var ok bool
-		pvc, ok = k.Obs.PVC(r.DataUpload)
-		return ok, nil
-	}); err != nil {
+	pvc, err := seen(ctx, k, r, "the backupPVC", 30*time.Second, k.Obs.PVC)
+	if err != nil {
 		return err
 	}
 	var problems []string
@@ -152,12 +160,8 @@ func (k *Checker) checkBackupPVC(ctx context.Context, sc Scenario, r *Result, mo
 
 // checkBackupPod: the volume read-only with readOnly, a device for Block (C2).
 func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mode corev1.PersistentVolumeMode) error {
-	var pod *corev1.Pod
-	if err := k.waitFor(ctx, r, "the backupPod", 30*time.Second, func(context.Context) (bool, error) {
-		var ok bool
-		pod, ok = k.Obs.Pod(r.DataUpload)
-		return ok, nil
-	}); err != nil {
+	pod, err := seen(ctx, k, r, "the backupPod", 30*time.Second, k.Obs.Pod)
+	if err != nil {
 		return err
 	}
 	readOnly := sc.WantMode == corev1.ReadOnlyMany
@@ -206,12 +210,8 @@ func (k *Checker) expectCompleted(ctx context.Context, sc Scenario, r *Result) e
 	if du.Status.Phase != velerov2alpha1.DataUploadPhaseCompleted {
 		return fmt.Errorf("DataUpload %s ended %s (%q), want Completed\n%s", du.Name, du.Status.Phase, du.Status.Message, k.describe(ctx, r))
 	}
-	var pv *corev1.PersistentVolume
-	if err := k.waitFor(ctx, r, "the backup PV to have been seen", 10*time.Second, func(context.Context) (bool, error) {
-		var ok bool
-		pv, ok = k.Obs.PV(r.DataUpload)
-		return ok, nil
-	}); err != nil {
+	pv, err := seen(ctx, k, r, "the backup PV to have been seen", 10*time.Second, k.Obs.PV)
+	if err != nil {
 		return err
 	}
 	if want := sc.BackupClass(k.Shared.RunID, k.Classes); pv.Spec.StorageClassName != want {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/backuppvc-conformance/harness/internal/logtail"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
@@ -67,19 +68,12 @@ func buildImages(ctx context.Context, source, progressLog string) (images, error
 	if source == ImagesUpstream {
 		args = append(args, "--drivers")
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(toolchain.RepoRoot(), "hack", "kind", "images.sh"), args...)
-	var out bytes.Buffer
-	logf, err := os.Create(progressLog)
+	out, err := runScript(ctx, progressLog, nil, "images.sh", args...)
 	if err != nil {
 		return images{}, err
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = &out, logf
-	if err := cmd.Run(); err != nil {
-		return images{}, fmt.Errorf("kind lane: hack/kind/images.sh: %w; its log %s ends:\n%s", err, progressLog, tail(progressLog, 15))
-	}
 	var im images
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), "=")
 		switch k {
@@ -94,20 +88,25 @@ func buildImages(ctx context.Context, source, progressLog string) (images, error
 		}
 	}
 	if im.Sidecars == "" || im.Emulator == "" || im.DataMover == "" || (source == ImagesOffline && im.Node == "") {
-		return im, fmt.Errorf("kind lane: hack/kind/images.sh printed no tags (%q)", out.String())
+		return im, fmt.Errorf("kind lane: hack/kind/images.sh printed no tags (%q)", out)
 	}
 	return im, nil
 }
 
-// tail is the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
+// runScript runs hack/kind/<script> with extra environment, its stderr into logPath, and returns
+// its stdout; a failure says where the log is and how it ends.
+func runScript(ctx context.Context, logPath string, env []string, script string, args ...string) ([]byte, error) {
+	logf, err := os.Create(logPath)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(toolchain.RepoRoot(), "hack", "kind", script), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, logf
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("kind lane: hack/kind/%s: %w; its log %s ends:\n%s", script, err, logPath, logtail.Tail(logPath, 15))
 	}
-	return strings.Join(lines, "\n")
+	return out.Bytes(), nil
 }
