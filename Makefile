@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 ARTIFACTS ?= $(CURDIR)/artifacts
 export BACKUPPVC_CACHE ?= $(HOME)/.cache/backuppvc-conformance
 
-.PHONY: all build test test-kind unit fuzz vet fmt-check lint tools cluster-up cluster-down e2e bench clean
+.PHONY: all build test test-kind unit fuzz vet fmt-check lint tools tools-velero cluster-up cluster-down e2e e2e-one bench clean
 
 all: build
 
@@ -17,17 +17,22 @@ build:
 tools:
 	hack/tools.sh
 
+## tools-velero: Velero, its aws plugin and versitygw, for SUT=velero (cold: about 15 minutes)
+tools-velero:
+	hack/tools.sh velero velero-plugin-for-aws versitygw
+
 ## test: every test there is: gofmt, vet, actionlint, the Go unit tests with -race in parallel, the
 ## integration tests (real kube-apiserver, csi-sanity, local and existing lanes; they fail, not skip,
 ## when a pinned binary is missing) one package at a time, so their clusters do not share the 2
-## cores with each other, then a full make e2e on the local lane, then make test-kind when a Docker
-## engine answers or can be started (as root: hack/kind/docker.sh installs and starts one), unless
+## cores with each other, then make e2e on the local lane for both systems under test (the
+## reference and Velero, with their differential table), then make test-kind when a Docker engine
+## answers or can be started (as root: hack/kind/docker.sh installs and starts one), unless
 ## TEST_KIND=no
 TEST_KIND ?= auto
-test: fmt-check vet lint tools
+test: fmt-check vet lint tools tools-velero
 	$(GO) test -race -count=1 -skip Integration ./...
 	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -p 1 -run Integration ./...
-	$(MAKE) e2e LANE=local DRIVER=emulator
+	$(MAKE) e2e LANE=local DRIVER=emulator SUT=reference,velero
 	@if [ "$(TEST_KIND)" = no ]; then echo "make test: the kind lane was skipped (TEST_KIND=no)"; \
 	elif hack/kind/docker.sh can-start; then $(MAKE) test-kind; \
 	else echo "make test: the kind lane was skipped: no Docker engine can be started here (see above)"; fi
@@ -58,23 +63,36 @@ cluster-down:
 
 ## e2e: the conformance suites. LANE=local (default, offline) | kind (a Docker engine is found or
 ## installed and started, see hack/kind) | existing (KUBECONFIG=...) ; DRIVER=<profile under drivers/> ;
+## SUT=reference (default) | velero | reference,velero (one run each, reports under
+## $(ARTIFACTS)/<sut>/, then their differential table in $(ARTIFACTS)/differential.md) ;
 ## PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter ; PREPARE_TIMEOUT overrides the
 ## profile's prepare timeout (e.g. 20s) ; KIND_IMAGES=offline|upstream|auto for the kind lane
 LANE ?= local
+SUT ?= reference
 PROCS ?= 4
 LABELS ?=
 KIND_IMAGES ?= auto
-e2e: tools
+comma := ,
+SUTS = $(subst $(comma), ,$(SUT))
+e2e: tools $(if $(filter velero,$(SUTS)),tools-velero)
 	@if [ "$(LANE)" = existing ] && [ -z "$$KUBECONFIG" ]; then echo "make e2e LANE=existing needs KUBECONFIG=<your cluster>" >&2; exit 2; fi
+	@for s in $(SUTS); do case "$$s" in reference|velero) ;; *) echo "make e2e: unknown SUT $$s (reference, velero)" >&2; exit 2 ;; esac; done
 	$(GO) build -o $(BIN)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
-	rm -rf $(ARTIFACTS)/diagnostics $(ARTIFACTS)/certification.md $(ARTIFACTS)/junit.xml
-	mkdir -p $(ARTIFACTS)
+	@if [ $(words $(SUTS)) -eq 1 ]; then $(MAKE) --no-print-directory e2e-one SUT_ONE=$(SUTS) SUT_ARTIFACTS=$(ARTIFACTS); exit; fi; \
+	status=0; for s in $(SUTS); do $(MAKE) --no-print-directory e2e-one SUT_ONE=$$s SUT_ARTIFACTS=$(ARTIFACTS)/$$s || status=1; done; \
+	$(GO) run ./suites/cmd/differential -o $(ARTIFACTS)/differential.md $(foreach s,$(SUTS),$(ARTIFACTS)/$(s)/results.json) || status=1; \
+	echo "differential table: $(ARTIFACTS)/differential.md"; exit $$status
+
+# e2e-one: the suites against one system under test (SUT_ONE), reports in SUT_ARTIFACTS.
+e2e-one:
+	rm -rf $(SUT_ARTIFACTS)/diagnostics $(SUT_ARTIFACTS)/certification.md $(SUT_ARTIFACTS)/junit.xml $(SUT_ARTIFACTS)/results.json
+	mkdir -p $(SUT_ARTIFACTS)
 	$(if $(filter kind,$(LANE)),KIND_IMAGES=$(KIND_IMAGES) hack/kind/with-docker.sh) \
 	$(BIN)/ginkgo -p --procs=$(PROCS) -v --no-color --timeout=30m $(if $(LABELS),--label-filter='$(LABELS)') \
-		--junit-report=junit.xml --output-dir=$(ARTIFACTS) ./suites/conformance -- \
-		--lane=$(LANE) --driver=$(DRIVER) --lane-name=e2e-$(LANE) --artifacts=$(ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
+		--junit-report=junit.xml --output-dir=$(SUT_ARTIFACTS) ./suites/conformance -- \
+		--lane=$(LANE) --driver=$(DRIVER) --sut=$(SUT_ONE) --lane-name=e2e-$(LANE)-$(SUT_ONE) --artifacts=$(SUT_ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
 		--kind-images=$(KIND_IMAGES) $(if $(PREPARE_TIMEOUT),--prepare-timeout=$(PREPARE_TIMEOUT)); \
-	status=$$?; echo "certification report: $(ARTIFACTS)/certification.md; JUnit: $(ARTIFACTS)/junit.xml"; exit $$status
+	status=$$?; echo "certification report ($(SUT_ONE)): $(SUT_ARTIFACTS)/certification.md; JUnit: $(SUT_ARTIFACTS)/junit.xml"; exit $$status
 
 ## test-kind: the suites on the kind lane with the emulator and the offline node image (no
 ## traffic leaves the machine; the first run builds the images, about 5 minutes), report under

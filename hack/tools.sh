@@ -5,7 +5,8 @@
 #   hack/tools.sh --path C         print the bin dir of component C (no build)
 #
 # Components: kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity (the local lane), and
-# for the kind lane: kubernetes-node (kubelet, kubeadm, kube-proxy), kind, coredns.
+# for the kind lane: kubernetes-node (kubelet, kubeadm, kube-proxy), kind, coredns; for SUT=velero:
+# velero, velero-plugin-for-aws, versitygw.
 # Each component gets its own throwaway module under $BACKUPPVC_CACHE/modules, because the
 # upstream modules pin incompatible k8s.io/* versions and some carry replace directives
 # (which `go install mod@version` refuses).
@@ -17,6 +18,7 @@ export GOFLAGS=-mod=mod
 
 all=(kubernetes etcd kwok csi-provisioner csi-snapshotter csi-sanity)
 kind_lane=(kubernetes-node kind coredns)
+velero_sut=(velero velero-plugin-for-aws versitygw)
 
 version_of() {
   case "$1" in
@@ -28,8 +30,11 @@ version_of() {
     csi-sanity) echo "$CSI_TEST_VERSION" ;;
     kubernetes-node) echo "$KUBERNETES_VERSION" ;;
     kind) echo "$KIND_VERSION" ;;
+    velero) echo "$VELERO_VERSION" ;;
+    velero-plugin-for-aws) echo "$VELERO_PLUGIN_FOR_AWS_VERSION" ;;
+    versitygw) echo "$VERSITYGW_VERSION" ;;
     coredns) echo "${COREDNS_VERSION:?COREDNS_VERSION is what kubeadm asks for: hack/kind/images.sh sets it}" ;;
-    *) echo "tools: unknown component $1 (known: ${all[*]} ${kind_lane[*]})" >&2; return 1 ;;
+    *) echo "tools: unknown component $1 (known: ${all[*]} ${kind_lane[*]} ${velero_sut[*]})" >&2; return 1 ;;
   esac
 }
 
@@ -94,6 +99,28 @@ build_coredns() {
   local v=$COREDNS_VERSION mod="$1" out="$2"
   (cd "$mod" && go get "github.com/coredns/coredns@$v" >/dev/null &&
     CGO_ENABLED=0 go build -o "$out/" github.com/coredns/coredns)
+}
+
+# build_velero: Velero's command through hack/velero/main.go (its own main with controller-runtime's
+# all-interfaces metrics server off), static, versioned as Velero's release builds are.
+build_velero() {
+  local v=$VELERO_VERSION mod="$1" out="$2" b=github.com/vmware-tanzu/velero/pkg/buildinfo
+  cp "$here/velero/main.go" "$mod/main.go"
+  rm -f "$mod/tools.go"
+  # go get, not go mod tidy: tidy would resolve main.go's own imports (controller-runtime, klog)
+  # at their latest versions instead of Velero's.
+  (cd "$mod" && go mod edit -replace "github.com/kopia/kopia=$VELERO_KOPIA_REPLACE" &&
+    go get "github.com/vmware-tanzu/velero@$v" "k8s.io/cli-runtime@$VELERO_CLI_RUNTIME_VERSION" &&
+    CGO_ENABLED=0 go build -ldflags "-X $b.Version=$v -X $b.GitSHA=module-proxy -X $b.GitTreeState=clean -X $b.ImageRegistry=velero" \
+      -o "$out/velero" main.go)
+}
+
+build_velero_plugin_for_aws() {
+  (cd "$1" && CGO_ENABLED=0 GOBIN="$2" go install "github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws@$VELERO_PLUGIN_FOR_AWS_VERSION")
+}
+
+build_versitygw() {
+  (cd "$1" && CGO_ENABLED=0 GOBIN="$2" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION")
 }
 
 build_csi_provisioner() {

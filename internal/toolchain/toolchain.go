@@ -19,6 +19,10 @@ var versionKeys = map[string]string{
 	"csi-snapshotter": "EXTERNAL_SNAPSHOTTER_VERSION",
 	"csi-sanity":      "CSI_TEST_VERSION",
 	"kind":            "KIND_VERSION",
+	// SUT=velero
+	"velero":                "VELERO_VERSION",
+	"velero-plugin-for-aws": "VELERO_PLUGIN_FOR_AWS_VERSION",
+	"versitygw":             "VERSITYGW_VERSION",
 }
 
 // RepoRoot is the repository's top folder (this file lives at internal/toolchain/).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,43 @@ func TestLintCommandJSON(t *testing.T) {
 	}
 	if len(findings) != 1 || findings[0]["path"] != "$.backupPVC.g.spcNoRelabeling" || findings[0]["severity"] != "warning" {
 		t.Fatalf("findings %v", findings)
+	}
+}
+
+// The two lint checks the conformance suites used to run (they test this tool, not a system
+// under test): a ConfigMap as kubectl get -o json writes it, with keys matching only
+// case-insensitively and an entry that changes nothing, gives warnings at those paths and exits
+// 0; and the documentation's annotation sample is an error before Velero refuses it.
+func TestLintFindsWhatVeleroAcceptsSilently(t *testing.T) {
+	cm := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"node-agent-config","namespace":"velero"},` +
+		`"data":{"node-agent-config.json":"{\"backupPVC\":{\"src-ci\":{\"StorageClass\":\"b\",\"readonly\":true},\"src-empty\":{\"storageClass\":\"\"}}}"}}`
+	var out bytes.Buffer
+	if code := Main([]string{"lint", "-o", "json"}, strings.NewReader(cm), &out, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("exit %d, want 0 (warnings only): %s", code, out.String())
+	}
+	var findings []struct{ Path, Severity string }
+	if err := json.Unmarshal(out.Bytes(), &findings); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range findings {
+		got = append(got, f.Severity+" "+f.Path)
+	}
+	alias := `data["node-agent-config.json"].backupPVC`
+	for _, want := range []string{`warning ` + alias + `["src-ci"].StorageClass`, `warning ` + alias + `["src-ci"].readonly`, `warning ` + alias + `["src-empty"]`} {
+		if !slices.Contains(got, want) {
+			t.Errorf("findings %v lack %q", got, want)
+		}
+	}
+}
+
+func TestLintDocumentationSample(t *testing.T) {
+	var out bytes.Buffer
+	file := filepath.Join("..", "..", "fixtures", "configmaps", "doc-sample-annotation.yaml")
+	if code := Main([]string{"lint", "-f", file}, nil, &out, &out); code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, out.String())
+	}
+	if want := `error data["config.json"].backupPVC.gold.annotations["fast-clone"]: annotation values must be strings`; !strings.Contains(out.String(), want) {
+		t.Errorf("output %q lacks %q", out.String(), want)
 	}
 }

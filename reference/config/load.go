@@ -25,6 +25,10 @@ var ErrInvalid = errors.New("invalid node-agent config")
 
 // Load reads the node-agent ConfigMap namespace/name once (spec A3). An empty name means no
 // ConfigMap was configured: Velero then runs with no backupPVC config at all (spec A6).
+//
+// Every refusal starts with the words Velero v1.18.3's node-agent exits with
+// (pkg/nodeagent.GetConfigs wrapped by the node-agent server), so that a person, or a spec, reads
+// the same cause from either; what follows the semicolon is the reference's own advice.
 func Load(ctx context.Context, c client.Reader, namespace, name string) (*NodeAgentConfigs, error) {
 	if name == "" {
 		return &NodeAgentConfigs{}, nil
@@ -32,35 +36,42 @@ func Load(ctx context.Context, c client.Reader, namespace, name string) (*NodeAg
 	cm := &corev1.ConfigMap{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("config: ConfigMap %s/%s not found: create it or drop --node-agent-configmap: %w", namespace, name, ErrInvalid)
+			return nil, fmt.Errorf("config: %s: error to get node agent configs %s: %v; create it in namespace %s or drop --node-agent-configmap: %w",
+				veleroPrefix(name), name, err, namespace, ErrInvalid)
 		}
-		return nil, fmt.Errorf("config: get ConfigMap %s/%s: %w", namespace, name, err)
+		return nil, fmt.Errorf("config: %s: error to get node agent configs %s: %w", veleroPrefix(name), name, err)
 	}
 	return FromConfigMap(cm)
+}
+
+func veleroPrefix(name string) string {
+	return "error getting node agent configs from configMap " + name
 }
 
 // FromConfigMap applies Velero's rules to a ConfigMap (spec A4): the data must hold exactly one
 // key, whatever its name, whose value is the JSON document.
 func FromConfigMap(cm *corev1.ConfigMap) (*NodeAgentConfigs, error) {
-	ref := cm.Namespace + "/" + cm.Name
+	ref, pre := cm.Namespace+"/"+cm.Name, veleroPrefix(cm.Name)
 	switch {
-	case len(cm.Data) == 0 && len(cm.BinaryData) > 0:
-		return nil, fmt.Errorf("config: ConfigMap %s has only binaryData; Velero reads only data: put the JSON under data: %w", ref, ErrInvalid)
+	case cm.Data == nil && len(cm.BinaryData) > 0:
+		return nil, fmt.Errorf("config: %s: data is not available in config map %s; it has only binaryData, and Velero reads only data: put the JSON under data: %w",
+			pre, cm.Name, ErrInvalid)
 	case cm.Data == nil:
-		return nil, fmt.Errorf("config: ConfigMap %s has no data; Velero needs exactly one data key holding the JSON document: %w", ref, ErrInvalid)
+		return nil, fmt.Errorf("config: %s: data is not available in config map %s; Velero needs exactly one data key holding the JSON document: %w", pre, cm.Name, ErrInvalid)
 	case len(cm.Data) > 1:
-		return nil, fmt.Errorf("config: ConfigMap %s has %d data keys %v; Velero's node-agent accepts exactly one (velero install does not check this): %w",
-			ref, len(cm.Data), slices.Sorted(maps.Keys(cm.Data)), ErrInvalid)
+		return nil, fmt.Errorf("config: %s: more than one keys are found in ConfigMap %s's data. only expect one; %s has %d data keys %v (velero install does not check this): %w",
+			pre, cm.Name, ref, len(cm.Data), slices.Sorted(maps.Keys(cm.Data)), ErrInvalid)
 	}
 	for key, doc := range cm.Data {
 		cfg, err := Parse([]byte(doc))
 		if err != nil {
-			return nil, fmt.Errorf("config: ConfigMap %s key %q: %w", ref, key, err)
+			return nil, fmt.Errorf("config: %s: error to unmarshall configs from %s: %w (key %q of %s)", pre, cm.Name, err, key, ref)
 		}
 		return cfg, nil
 	}
 	// An empty non-nil map: Velero unmarshals the empty string and fails.
-	return nil, fmt.Errorf("config: ConfigMap %s has an empty data map; Velero needs exactly one data key holding the JSON document: %w", ref, ErrInvalid)
+	return nil, fmt.Errorf("config: %s: error to unmarshall configs from %s: %w: unexpected end of JSON input (%s has an empty data map; Velero needs exactly one data key holding the JSON document)",
+		pre, cm.Name, ErrInvalid, ref)
 }
 
 // Parse decodes a node-agent config document exactly as Velero does: plain encoding/json, so

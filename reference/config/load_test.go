@@ -30,7 +30,7 @@ func TestLoad(t *testing.T) {
 		{name: "A3 A4 one key of any name", cmName: "node-agent-config",
 			objects: []*corev1.ConfigMap{cm(map[string]string{"whatever-name": `{"backupPVC":{"gold":{"storageClass":"bronze","readOnly":true}}}`}, nil)},
 			want:    &NodeAgentConfigs{BackupPVCConfig: map[string]BackupPVC{"gold": {StorageClass: "bronze", ReadOnly: true}}}},
-		{name: "A4 nil data", cmName: "node-agent-config", objects: []*corev1.ConfigMap{cm(nil, nil)}, wantErr: "has no data"},
+		{name: "A4 nil data", cmName: "node-agent-config", objects: []*corev1.ConfigMap{cm(nil, nil)}, wantErr: "data is not available in config map node-agent-config"},
 		{name: "A4 two keys", cmName: "node-agent-config",
 			objects: []*corev1.ConfigMap{cm(map[string]string{"a": "{}", "b": "{}"}, nil)}, wantErr: "2 data keys [a b]"},
 		{name: "A4 binaryData only", cmName: "node-agent-config",

@@ -2,11 +2,13 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/vmware-tanzu/velero/pkg/apis/velero/shared"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -239,9 +241,15 @@ func (r *DataUploadReconciler) progress(ctx context.Context, du *velerov2alpha1.
 	case err != nil:
 		return reconcile.Result{}, err
 	case pod.Status.Phase == corev1.PodSucceeded:
+		res := dataMoverResult(exposer.TerminationMessage(pod), log)
 		du.Status.Phase = velerov2alpha1.DataUploadPhaseCompleted
-		du.Status.Path = "/" + du.Spec.SourceNamespace + "/" + du.Spec.SourcePVC
-		du.Status.SnapshotID = strings.TrimSpace(exposer.TerminationMessage(pod))
+		du.Status.Path = res.Source.ByPath
+		du.Status.SnapshotID = res.SnapshotID
+		du.Status.Progress = shared.DataMoveOperationProgress{TotalBytes: res.TotalBytes, BytesDone: res.TotalBytes}
+		du.Status.IncrementalBytes = res.IncrementalBytes
+		if res.EmptySnapshot {
+			du.Status.Message = "volume was empty so no data was upload"
+		}
 		du.Status.CompletionTimestamp = r.now()
 		delete(du.Labels, ExposeOnGoingLabel)
 		if err := r.update(ctx, du); err != nil {
@@ -254,6 +262,30 @@ func (r *DataUploadReconciler) progress(ctx context.Context, du *velerov2alpha1.
 		return r.fail(ctx, du, fmt.Errorf("backup pod %s/%s failed: %s", pod.Namespace, pod.Name, exposer.TerminationMessage(pod)), "data path backup failed", log)
 	}
 	return reconcile.Result{}, nil // the pod watch brings us back
+}
+
+// backupResult is Velero's data mover result (pkg/datapath.BackupResult), the JSON a backupPod
+// leaves as its termination message.
+type backupResult struct {
+	SnapshotID    string `json:"snapshotID"`
+	EmptySnapshot bool   `json:"emptySnapshot"`
+	Source        struct {
+		ByPath string `json:"byPath"`
+	} `json:"source"`
+	TotalBytes       int64 `json:"totalBytes"`
+	IncrementalBytes int64 `json:"incrementalBytes"`
+}
+
+// dataMoverResult reads a succeeded backupPod's result as Velero does: a message that is not a
+// result is logged and gives an empty one, and the DataUpload still Completes (Velero v1.18.3's
+// microServiceBRWatcher and OnDataUploadCompleted), with no snapshot ID.
+func dataMoverResult(message string, log logr.Logger) backupResult {
+	var res backupResult
+	if err := json.Unmarshal([]byte(message), &res); err != nil {
+		log.Error(err, "Failed to unmarshal result message", "message", message)
+		return backupResult{}
+	}
+	return res
 }
 
 // fail cleans up and ends the DataUpload in Failed with "<msg>: <err>" (D2).

@@ -174,9 +174,17 @@ func TestDataUploadD1DataPath(t *testing.T) {
 		final     corev1.PodStatus
 		wantPhase velerov2alpha1.DataUploadPhase
 		wantMsg   string
+		// wantSnapshot, wantBytes, wantPath: what Velero reads from the data mover's result.
+		wantSnapshot string
+		wantBytes    int64
+		wantPath     string
 	}{
-		{name: "D1 pod succeeded: Completed", final: corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{
-			{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: "snap-42"}}}}},
+		{name: "D1 pod succeeded: Completed with the data mover's result", final: corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{
+			{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: `{"snapshotID":"snap-42","source":{"byPath":"/uid-1"},"totalBytes":4096}`}}}}},
+			wantPhase: velerov2alpha1.DataUploadPhaseCompleted, wantSnapshot: "snap-42", wantBytes: 4096, wantPath: "/uid-1"},
+		// Velero v1.18.3 logs "Failed to unmarshal result message" and completes all the same.
+		{name: "D1 pod succeeded with no result: Completed, no snapshot", final: corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{
+			{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: "not a result"}}}}},
 			wantPhase: velerov2alpha1.DataUploadPhaseCompleted},
 		{name: "D1 pod failed: Failed", final: corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{
 			{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: "read error"}}}}},
@@ -200,8 +208,8 @@ func TestDataUploadD1DataPath(t *testing.T) {
 			if du.Status.Phase != tc.wantPhase || du.Status.Message != tc.wantMsg || du.Status.CompletionTimestamp == nil {
 				t.Fatalf("D1 phase %s message %q completion %v", du.Status.Phase, du.Status.Message, du.Status.CompletionTimestamp)
 			}
-			if tc.wantPhase == velerov2alpha1.DataUploadPhaseCompleted && du.Status.SnapshotID != "snap-42" {
-				t.Errorf("snapshotID = %q", du.Status.SnapshotID)
+			if du.Status.SnapshotID != tc.wantSnapshot || du.Status.Progress.TotalBytes != tc.wantBytes || du.Status.Progress.BytesDone != tc.wantBytes || du.Status.Path != tc.wantPath {
+				t.Errorf("snapshotID %q progress %+v path %q, want %q, %d bytes, %q", du.Status.SnapshotID, du.Status.Progress, du.Status.Path, tc.wantSnapshot, tc.wantBytes, tc.wantPath)
 			}
 			if left := h.exposedObjects(duName); len(left) > 0 {
 				t.Errorf("D6 left behind after the data path: %v", left)

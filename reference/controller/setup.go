@@ -1,14 +1,14 @@
 package controller
 
 import (
-	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 )
 
 // SetupWithManager registers the DataUpload controller: DataUploads and the backupPods they own.
@@ -30,12 +30,4 @@ func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error
 }
 
 // Scheme has every type the reference reads or writes.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, snapshotv1.AddToScheme, velerov1.AddToScheme, velerov2alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			panic(err) // static registration: cannot fail
-		}
-	}
-	return s
-}
+func Scheme() *runtime.Scheme { return kubescheme.New() }

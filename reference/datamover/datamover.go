@@ -3,7 +3,6 @@ package datamover
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,33 +10,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/backuppvc-conformance/harness/internal/moverreport"
 )
 
 // ProbeFile is the file the write probe creates (and removes) at the top of the volume.
-const ProbeFile = ".backuppvc-write-probe"
+const ProbeFile = moverreport.ProbeFile
 
 // Report is what one run read and whether it could write; it is the termination message.
-type Report struct {
-	DataUpload string `json:"dataUpload"`
-	VolumePath string `json:"volumePath"`
-	VolumeMode string `json:"volumeMode"`
-	Files      int    `json:"files"`
-	Bytes      int64  `json:"bytes"`
-	// SHA256 is of everything read, files in lexical order of their paths.
-	SHA256 string `json:"sha256"`
-	// Write is "ok", "failed" or "skipped" (Block volumes); WriteError the error when failed.
-	Write      string `json:"write"`
-	WriteError string `json:"writeError,omitempty"`
-}
-
-// Parse reads the report from a termination message.
-func Parse(message string) (*Report, error) {
-	var r Report
-	if err := json.Unmarshal([]byte(message), &r); err != nil {
-		return nil, fmt.Errorf("datamover: report %q: %w", message, err)
-	}
-	return &r, nil
-}
+type Report = moverreport.Report
 
 // Run executes "data-mover backup" with Velero's backupPod arguments. Reading errors fail the run
 // (the DataUpload then fails, as a broken data path would); a refused write does not, it is what a
@@ -62,6 +43,7 @@ func Run(args []string) (*Report, error) {
 	if r.VolumeMode == "Block" {
 		n, err := readAll(r.VolumePath, sum)
 		r.Files, r.Bytes, r.Write, r.SHA256 = 1, n, "skipped", hex.EncodeToString(sum.Sum(nil))
+		r.Complete()
 		return r, err
 	}
 	// WalkDir visits in lexical order, so the digest does not depend on the file system.
@@ -75,6 +57,7 @@ func Run(args []string) (*Report, error) {
 		return err
 	})
 	r.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	r.Complete()
 	if err != nil {
 		return r, fmt.Errorf("datamover: read %s: %w", r.VolumePath, err)
 	}
@@ -129,6 +112,7 @@ func Fill(args []string) (*Report, error) {
 	}
 	sum := sha256.Sum256(data)
 	r.Files, r.Bytes, r.SHA256 = 1, *size, hex.EncodeToString(sum[:])
+	r.Complete()
 	return r, nil
 }
 

@@ -257,7 +257,7 @@ func TestIntegrationConfigRejectedAtStart(t *testing.T) {
 		Data: map[string]string{"a": "{}", "b": "{}"}}))
 	for name, want := range map[string]string{
 		"two-keys": "has 2 data keys [a b]",
-		"missing":  "ConfigMap velero/missing not found",
+		"missing":  `configmaps "missing" not found`,
 	} {
 		o := DefaultOptions()
 		o.NodeAgentConfigMap = name

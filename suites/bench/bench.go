@@ -160,13 +160,13 @@ func (r *runner) batch(ctx context.Context, name, alias string, n, gib int) (Bat
 	r.seq++
 	tag := fmt.Sprintf("b%02d", r.seq)
 	stats := filepath.Join(r.o.Artifacts, "requests-"+tag+".json")
-	ref, err := sut.StartReference(sut.ReferenceOptions{Kubeconfig: r.l.Kubeconfig(), Namespace: r.veleroNS, NodeAgentConfigMap: "node-agent-config",
-		PrepareTimeout: 10 * time.Minute, BinDir: r.binDir, LogPath: filepath.Join(r.o.Artifacts, "reference-"+tag+".log"),
-		ExtraArgs: []string{"--request-stats-file", stats, "--workers", "20"}})
-	if err != nil {
+	ref := sut.NewReference(sut.Config{Kubeconfig: r.l.Kubeconfig(), Namespace: r.veleroNS, NodeAgentConfigMap: "node-agent-config",
+		PrepareTimeout: 10 * time.Minute, WorkDir: filepath.Join(r.binDir, tag), LogDir: filepath.Join(r.o.Artifacts, "reference-"+tag)},
+		"--request-stats-file", stats, "--workers", "20")
+	if err := ref.Start(ctx); err != nil {
 		return b, err
 	}
-	defer func() { _ = ref.Stop() }()
+	defer func() { _ = ref.Stop(context.Background()) }()
 
 	var namespaces []string
 	for i := range n {

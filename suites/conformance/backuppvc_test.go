@@ -12,10 +12,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/backuppvc-conformance/harness/suites/report"
+	"github.com/backuppvc-conformance/harness/suites/sut"
 )
-
-// manyBackups is how many backups the scale scenario runs at once.
-const manyBackups = 20
 
 var _ = Describe("backupPVC", func() {
 	// What the running spec touched, for its diagnostics if it fails.
@@ -39,7 +37,7 @@ var _ = Describe("backupPVC", func() {
 			return
 		}
 		dir := filepath.Join(*flagArtifacts, "diagnostics", report.DiagnosticsFolder(CurrentSpecReport().FullText()))
-		if err := WriteDiagnostics(ctx, res.GetControllerRuntimeClient(), dir, shared, touched.namespaces, touched.dataUploads); err != nil {
+		if err := WriteDiagnostics(ctx, res.GetControllerRuntimeClient(), dir, shared, system.LogFiles(), touched.namespaces, touched.dataUploads); err != nil {
 			AddReportEntry("diagnostics", "could not write diagnostics: "+err.Error())
 			return
 		}
@@ -54,16 +52,13 @@ var _ = Describe("backupPVC", func() {
 					Skip(fmt.Sprintf("profile %s has no class with role %s", prof.Name, sc.Needs))
 				}
 			}
-			if sc.WriteProbe && !shared.RealKubelet {
-				Skip("needs a real kubelet running the backupPod (the kind lane)")
+			if sc.WriteProbe && (!checker.Props.DataPath || checker.Props.DataMover != sut.HarnessDataMover) {
+				Skip("needs the harness's data mover in backupPods a real kubelet runs (the kind lane, a system under test that takes the harness's backupPod image)")
 			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
 			}
-			n := 1
-			if sc.Name == "many" {
-				n = manyBackups
-			}
+			n := max(sc.Scale, 1)
 			results := make([]*Result, n)
 			errs := make([]error, n)
 			var wg sync.WaitGroup
@@ -74,15 +69,27 @@ var _ = Describe("backupPVC", func() {
 				})
 			}
 			wg.Wait()
-			for i, r := range results {
+			// Every backup's cleanup is registered before any verdict, so one failure leaves nothing.
+			var findings []string
+			for _, r := range results {
 				if r == nil {
 					continue
 				}
+				findings = append(findings, r.Findings...)
 				record(r)
 				DeferCleanup(func(ctx context.Context) {
 					Expect(checker.CleanUp(ctx, r)).To(Succeed())
 				})
-				Expect(errs[i]).NotTo(HaveOccurred(), "backup %d of %d (%s)", i+1, n, r.Backup)
+			}
+			if len(findings) > 0 {
+				more := ""
+				if len(findings) > 1 {
+					more = fmt.Sprintf(" (and %d more backups of this spec alike)", len(findings)-1)
+				}
+				AddReportEntry("finding", findings[0]+more)
+			}
+			for i, err := range errs {
+				Expect(err).NotTo(HaveOccurred(), "backup %d of %d", i+1, n)
 			}
 			if len(results) > 0 && results[0] != nil {
 				evidence := results[0].Evidence
@@ -91,6 +98,6 @@ var _ = Describe("backupPVC", func() {
 				}
 				AddReportEntry("evidence", strings.Join(evidence, "; "))
 			}
-		}, SpecTimeout(prof.Timeouts.Provision.Duration*2+prof.Timeouts.Prepare.Duration+3*time.Minute))
+		}, SpecTimeout(prof.Timeouts.Provision.Duration*2+prof.Timeouts.Prepare.Duration+props.TimeoutCheckInterval+6*time.Minute))
 	}
 })

@@ -21,7 +21,7 @@ import (
 // WriteDiagnostics saves what a failed spec needs to be understood into dir: the objects of the
 // Velero namespace and the spec's namespaces as YAML, their events, the system under test's
 // diagnosis and log lines about the spec's DataUploads, and the end of every component log.
-func WriteDiagnostics(ctx context.Context, c client.Client, dir string, sh Shared, namespaces, dataUploads []string) error {
+func WriteDiagnostics(ctx context.Context, c client.Client, dir string, sh Shared, sutLogs, namespaces, dataUploads []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -49,8 +49,11 @@ func WriteDiagnostics(ctx context.Context, c client.Client, dir string, sh Share
 			}
 		}
 	}
-	files := map[string]string{"objects.yaml": objects.String(), "events.txt": events.String(),
-		"system-under-test.log": grepFile(sh.ReferenceLog, dataUploads)}
+	var sutLines strings.Builder
+	for _, l := range sutLogs {
+		fmt.Fprintf(&sutLines, "==> %s <==\n%s", l, grepFile(l, dataUploads))
+	}
+	files := map[string]string{"objects.yaml": objects.String(), "events.txt": events.String(), "system-under-test.log": sutLines.String()}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return err

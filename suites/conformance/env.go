@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
-	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/suites/lane"
 	"github.com/backuppvc-conformance/harness/suites/lane/existing"
 	"github.com/backuppvc-conformance/harness/suites/lane/kind"
@@ -40,16 +40,17 @@ const NodeAgentConfigMap = "node-agent-config"
 
 // Shared is what the first Ginkgo process hands to every process.
 type Shared struct {
-	Kubeconfig   string `json:"kubeconfig"`
-	RunID        string `json:"runID"`
-	VeleroNS     string `json:"veleroNS"`
-	ReferenceBin string `json:"referenceBin"`
-	ReferenceLog string `json:"referenceLog"`
-	LaneLogDir   string `json:"laneLogDir"`
-	// RealKubelet: the lane runs the backupPods for real (kind), so the write-probe specs apply.
+	Kubeconfig string `json:"kubeconfig"`
+	RunID      string `json:"runID"`
+	VeleroNS   string `json:"veleroNS"`
+	LaneLogDir string `json:"laneLogDir"`
+	// RealKubelet: the lane runs pods for real (kind).
 	RealKubelet bool `json:"realKubelet"`
-	// BackupPodImage is the data mover image the lane gave the system under test ("" if none).
-	BackupPodImage string `json:"backupPodImage"`
+	// MoverImage is the lane's image of the harness's data mover ("" if none): the suites' fill
+	// pods run it, and a system under test whose backupPods run the harness's data mover gets it.
+	MoverImage string `json:"moverImage"`
+	// SUT is the system under test's configuration: sut.New(SUT) in any process gives it.
+	SUT sut.Config `json:"sut"`
 }
 
 // Options says where and against what the suites run.
@@ -61,13 +62,15 @@ type Options struct {
 	Artifacts  string
 	// KindImages is the kind lane's image source: offline, upstream or auto.
 	KindImages string
-	Log        logr.Logger
+	// SUT names the system under test (sut.Names).
+	SUT string
+	Log logr.Logger
 }
 
 // Setup is the run-wide state the first process owns.
 type Setup struct {
 	Lane    lane.Lane
-	Ref     *sut.Reference
+	SUT     sut.SUT
 	Shared  Shared
 	created []client.Object
 }
@@ -129,7 +132,17 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	}
 	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir(),
 		RealKubelet: s.Lane.Kind() == "kind"}
-	c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	if withImage, ok := s.Lane.(interface{ BackupPodImage() string }); ok {
+		s.Shared.MoverImage = withImage.BackupPodImage()
+	}
+	s.Shared.SUT = sut.Config{SUT: o.SUT, Lane: s.Lane.Kind(), Kubeconfig: s.Shared.Kubeconfig, Namespace: s.Shared.VeleroNS,
+		NodeAgentConfigMap: NodeAgentConfigMap, PrepareTimeout: o.Profile.Timeouts.Prepare.Duration, RealKubelet: s.Shared.RealKubelet,
+		BackupPodImage: s.Shared.MoverImage, WorkDir: filepath.Join(os.TempDir(), "backuppvc-sut", o.SUT+"-"+runID),
+		LogDir: filepath.Join(o.Artifacts, "sut", o.SUT)}
+	if s.SUT, err = sut.New(s.Shared.SUT); err != nil {
+		return s, err
+	}
+	c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		return s, err
 	}
@@ -161,23 +174,12 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		Data: map[string]string{"node-agent-config.json": doc}}); err != nil {
 		return s, err
 	}
-	binDir := filepath.Join(o.Artifacts, "bin")
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
+	started := s.SUT
+	s.SUT = nil // Start removes what it made when it fails
+	if err := started.Start(ctx); err != nil {
 		return s, err
 	}
-	s.Shared.ReferenceLog = filepath.Join(o.Artifacts, "reference.log")
-	refOpts := sut.ReferenceOptions{Kubeconfig: s.Shared.Kubeconfig, Namespace: s.Shared.VeleroNS,
-		NodeAgentConfigMap: NodeAgentConfigMap, PrepareTimeout: o.Profile.Timeouts.Prepare.Duration,
-		BinDir: binDir, LogPath: s.Shared.ReferenceLog}
-	if withImage, ok := s.Lane.(interface{ BackupPodImage() string }); ok {
-		refOpts.Image = withImage.BackupPodImage()
-		s.Shared.BackupPodImage = refOpts.Image
-	}
-	s.Ref, err = sut.StartReference(refOpts)
-	if err != nil {
-		return s, err
-	}
-	s.Shared.ReferenceBin = filepath.Join(binDir, "backuppvc-reference")
+	s.SUT = started
 	return s, nil
 }
 
@@ -185,13 +187,13 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 // left with the harness's label), and takes the lane down.
 func (s *Setup) TearDown(ctx context.Context) error {
 	var errs []error
-	if s.Ref != nil {
-		if err := s.Ref.Stop(); err != nil {
+	if s.SUT != nil {
+		if err := s.SUT.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if s.Lane != nil && s.Lane.RESTConfig() != nil {
-		if c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: controller.Scheme()}); err == nil {
+		if c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: kubescheme.New()}); err == nil {
 			for i := len(s.created) - 1; i >= 0; i-- {
 				if err := c.Delete(ctx, s.created[i]); err != nil && !apierrors.IsNotFound(err) {
 					errs = append(errs, err)
@@ -209,7 +211,8 @@ func (s *Setup) TearDown(ctx context.Context) error {
 
 // Leftovers lists what Velero's expose made in the Velero namespace and is still there: exposer
 // pods, PVCs, VolumeSnapshots, and the contents and volumes bound to them. With names given, only
-// the objects of those DataUploads count.
+// the objects of those DataUploads count. The node-agent DaemonSet's own pods are not the
+// expose's.
 func Leftovers(ctx context.Context, c client.Client, veleroNS string, names ...string) ([]string, error) {
 	want := func(name string) bool { return len(names) == 0 || slices.Contains(names, name) }
 	var left []string
@@ -222,7 +225,7 @@ func Leftovers(ctx context.Context, c client.Client, veleroNS string, names ...s
 		}
 		if err := meta.EachListItem(l.list, func(o runtime.Object) error {
 			obj := o.(client.Object)
-			if want(obj.GetName()) {
+			if want(obj.GetName()) && !ownedBy(obj, "DaemonSet") {
 				left = append(left, l.kind+" "+obj.GetName()+heldBy(obj.GetDeletionTimestamp(), obj.GetFinalizers()))
 			}
 			return nil
@@ -249,6 +252,10 @@ func Leftovers(ctx context.Context, c client.Client, veleroNS string, names ...s
 		}
 	}
 	return left, nil
+}
+
+func ownedBy(obj client.Object, kind string) bool {
+	return slices.ContainsFunc(obj.GetOwnerReferences(), func(o metav1.OwnerReference) bool { return o.Kind == kind })
 }
 
 func newRunID() (string, error) {

@@ -18,7 +18,8 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/wait"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
-	"github.com/backuppvc-conformance/harness/reference/datamover"
+	"github.com/backuppvc-conformance/harness/internal/moverreport"
+	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
 // MessagePrepareTimeout is the DataUpload message Velero v1.18.3 sets at the prepare timeout.
@@ -31,14 +32,19 @@ type Checker struct {
 	Shared  Shared
 	Profile *profile.Profile
 	Classes Classes
+	// Props are the system under test's: the specs read them, never its name.
+	Props sut.Properties
 }
 
 // Result is what one backup showed, for the report.
 type Result struct {
 	Namespace, Backup, DataUpload string
 	Evidence                      []string
+	// Findings are behaviours worth a reader's attention that do not fail the spec (they head the
+	// report): a DataUpload Completed with no data path, for one.
+	Findings []string
 	// Filled is what was written into the source volume before the backup, when anything was.
-	Filled *datamover.Report
+	Filled *moverreport.Report
 }
 
 func (k *Checker) c() client.Client { return k.Res.GetControllerRuntimeClient() }
@@ -90,7 +96,7 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 	}); err != nil {
 		return r, err
 	}
-	if sc.WriteProbe && k.Shared.BackupPodImage != "" {
+	if k.fills(sc) {
 		if err := k.fill(ctx, r, pvc); err != nil {
 			return r, err
 		}
@@ -103,7 +109,9 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 	}
 
 	du := &velerov2alpha1.DataUpload{}
-	if err := k.waitFor(ctx, r, "the DataUpload to be Accepted", k.Profile.Timeouts.Provision.Duration+30*time.Second, func(ctx context.Context) (bool, error) {
+	// Velero's server works through Backups one at a time: with many at once, the last one's
+	// DataUpload comes minutes after its Backup was created.
+	if err := k.waitFor(ctx, r, "the DataUpload to be Accepted", k.Profile.Timeouts.Provision.Duration+3*time.Minute, func(ctx context.Context) (bool, error) {
 		list := &velerov2alpha1.DataUploadList{}
 		if err := c.List(ctx, list, client.InNamespace(k.Shared.VeleroNS), client.MatchingLabels{velerov1.BackupNameLabel: r.Backup}); err != nil || len(list.Items) == 0 {
 			return false, nil
@@ -121,9 +129,12 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 		return r, err
 	}
 	var err error
-	if sc.Outcome == Succeeds {
+	switch {
+	case sc.Outcome == Succeeds && k.Props.DataPath:
 		err = k.expectCompleted(ctx, sc, r)
-	} else {
+	case sc.Outcome == Succeeds:
+		err = k.expectUpToDataPath(ctx, sc, r)
+	default:
 		err = k.expectPrepareTimeout(ctx, r)
 	}
 	if err != nil {
@@ -196,20 +207,26 @@ func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mo
 	return nil
 }
 
-// expectCompleted: the DataUpload and the Backup complete, and the backupPVC was provisioned
-// through the expected class.
-func (k *Checker) expectCompleted(ctx context.Context, sc Scenario, r *Result) error {
-	c := k.c()
+// fills says whether the scenario's source volume gets known data before the backup: wherever the
+// data path runs, so that what it read or moved can be compared with what was written (a
+// Filesystem source: the fill pod mounts it).
+func (k *Checker) fills(sc Scenario) bool {
+	return k.Props.DataPath && k.Shared.MoverImage != "" && sc.Outcome == Succeeds && !sc.Block
+}
+
+// dataUploadEnd waits for the DataUpload to reach a final phase. Velero waits up to a minute for
+// its data mover's events after the backupPod ends, and checks plugin operations periodically.
+func (k *Checker) dataUploadEnd(ctx context.Context, r *Result) (*velerov2alpha1.DataUpload, error) {
 	du := &velerov2alpha1.DataUpload{}
-	timeout := k.Profile.Timeouts.Provision.Duration + k.Profile.Timeouts.Prepare.Duration
-	if err := k.waitFor(ctx, r, "the DataUpload to end", timeout, func(ctx context.Context) (bool, error) {
-		return c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) == nil && finalDU(du), nil
-	}); err != nil {
-		return err
-	}
-	if du.Status.Phase != velerov2alpha1.DataUploadPhaseCompleted {
-		return fmt.Errorf("DataUpload %s ended %s (%q), want Completed\n%s", du.Name, du.Status.Phase, du.Status.Message, k.describe(ctx, r))
-	}
+	timeout := k.Profile.Timeouts.Provision.Duration + k.Profile.Timeouts.Prepare.Duration + k.Props.TimeoutCheckInterval + 2*time.Minute
+	err := k.waitFor(ctx, r, "the DataUpload to end", timeout, func(ctx context.Context) (bool, error) {
+		return k.c().Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) == nil && finalDU(du), nil
+	})
+	return du, err
+}
+
+// expectProvisionedThrough: the backup PV was provisioned through the scenario's class (B4).
+func (k *Checker) expectProvisionedThrough(ctx context.Context, sc Scenario, r *Result) error {
 	pv, err := seen(ctx, k, r, "the backup PV to have been seen", 10*time.Second, k.Obs.PV)
 	if err != nil {
 		return err
@@ -218,12 +235,85 @@ func (k *Checker) expectCompleted(ctx context.Context, sc Scenario, r *Result) e
 		return fmt.Errorf("backup PV %s was provisioned through class %s, want %s", pv.Name, pv.Spec.StorageClassName, want)
 	}
 	r.Evidence = append(r.Evidence, fmt.Sprintf("backup PV %s provisioned through %s", pv.Name, pv.Spec.StorageClassName))
+	return nil
+}
+
+// expectCompleted, where the data path runs: the DataUpload Completed with the evidence of a data
+// mover's result (a snapshot ID and the bytes it moved, the bytes written into the source when
+// the spec wrote some), the backupPVC provisioned through the expected class, the Backup Completed.
+func (k *Checker) expectCompleted(ctx context.Context, sc Scenario, r *Result) error {
+	du, err := k.dataUploadEnd(ctx, r)
+	if err != nil {
+		return err
+	}
+	if du.Status.Phase != velerov2alpha1.DataUploadPhaseCompleted {
+		return fmt.Errorf("DataUpload %s ended %s (%q), want Completed\n%s", du.Name, du.Status.Phase, du.Status.Message, k.describe(ctx, r))
+	}
+	if du.Status.SnapshotID == "" {
+		return fmt.Errorf("DataUpload %s Completed with no snapshotID: no data mover result, nothing proves data moved", du.Name)
+	}
+	moved := du.Status.Progress.TotalBytes
+	if r.Filled != nil && moved != r.Filled.Bytes {
+		return fmt.Errorf("DataUpload %s Completed having moved %d bytes (progress %d/%d); %d were written into the source before the backup",
+			du.Name, moved, du.Status.Progress.BytesDone, du.Status.Progress.TotalBytes, r.Filled.Bytes)
+	}
+	if r.Filled == nil && moved <= 0 && !sc.Block {
+		return fmt.Errorf("DataUpload %s Completed with progress %d/%d bytes: nothing proves data moved", du.Name, du.Status.Progress.BytesDone, moved)
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("DataUpload Completed, snapshotID %.24s, %d bytes", du.Status.SnapshotID, moved))
+	if err := k.expectProvisionedThrough(ctx, sc, r); err != nil {
+		return err
+	}
 	if sc.WriteProbe {
 		if err := k.expectWriteProbe(ctx, sc, r); err != nil {
 			return err
 		}
 	}
 	return k.expectBackup(ctx, r, velerov1.BackupPhaseCompleted, 0)
+}
+
+// expectUpToDataPath, where no data path runs (no kubelet): everything up to it is judged, the
+// DataUpload Accepted, then Prepared (its backupPod Running, D3), then InProgress, the backupPVC
+// provisioned through the expected class; the outcome is only reported, never passed on. A
+// Completed DataUpload here is a finding: nothing ran that could have moved data. The Backup must
+// follow the DataUpload's outcome (E1, E2).
+func (k *Checker) expectUpToDataPath(ctx context.Context, sc Scenario, r *Result) error {
+	du, err := k.dataUploadEnd(ctx, r)
+	if err != nil {
+		return err
+	}
+	phases := k.Obs.Phases(r.DataUpload)
+	if !inOrder(phases, velerov2alpha1.DataUploadPhaseAccepted, velerov2alpha1.DataUploadPhasePrepared, velerov2alpha1.DataUploadPhaseInProgress) {
+		return fmt.Errorf("DataUpload %s went through %v, want Accepted, Prepared, InProgress in that order\n%s", du.Name, phases, k.describe(ctx, r))
+	}
+	if err := k.expectProvisionedThrough(ctx, sc, r); err != nil {
+		return err
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("data path not exercised (no kubelet runs the backupPod on this lane): judged up to InProgress; DataUpload phases %v", phases))
+	switch du.Status.Phase {
+	case velerov2alpha1.DataUploadPhaseCompleted:
+		term := ""
+		if pod, ok := k.Obs.Pod(r.DataUpload); ok && len(pod.Status.ContainerStatuses) > 0 && pod.Status.ContainerStatuses[0].State.Terminated != nil {
+			term = pod.Status.ContainerStatuses[0].State.Terminated.Message
+		}
+		r.Findings = append(r.Findings, fmt.Sprintf("DataUpload %s Completed (snapshotID %q, %d bytes) although no data mover ran: its backupPod was ended by the lane's simulated kubelet with the termination message %q",
+			du.Name, du.Status.SnapshotID, du.Status.Progress.TotalBytes, term))
+		return k.expectBackup(ctx, r, velerov1.BackupPhaseCompleted, 0)
+	default:
+		r.Evidence = append(r.Evidence, fmt.Sprintf("DataUpload ended %s %q", du.Status.Phase, du.Status.Message))
+		return k.expectBackup(ctx, r, velerov1.BackupPhasePartiallyFailed, 1)
+	}
+}
+
+// inOrder says whether want appear in seen in that order (other phases may come between).
+func inOrder(seen []velerov2alpha1.DataUploadPhase, want ...velerov2alpha1.DataUploadPhase) bool {
+	i := 0
+	for _, p := range seen {
+		if i < len(want) && p == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }
 
 // expectWriteProbe reads the data mover's report from the backupPod's termination message: its
@@ -240,7 +330,7 @@ func (k *Checker) expectWriteProbe(ctx context.Context, sc Scenario, r *Result) 
 	}); err != nil {
 		return err
 	}
-	rep, err := datamover.Parse(message)
+	rep, err := moverreport.Parse(message)
 	if err != nil {
 		return fmt.Errorf("backupPod %s: %w", r.DataUpload, err)
 	}
@@ -268,14 +358,14 @@ func (k *Checker) expectWriteProbe(ctx context.Context, sc Scenario, r *Result) 
 func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 	c := k.c()
 	timeout := k.Profile.Timeouts.Prepare.Duration
+	// The system checks the timeout every TimeoutCheckInterval: it may fire that much late.
+	latest := timeout + k.Props.TimeoutCheckInterval + 5*time.Second
 	du := &velerov2alpha1.DataUpload{}
-	seen := map[velerov2alpha1.DataUploadPhase]bool{}
 	var failedSeen time.Time
-	if err := k.waitFor(ctx, r, "the DataUpload to fail at the prepare timeout", timeout+time.Minute, func(ctx context.Context) (bool, error) {
+	if err := k.waitFor(ctx, r, "the DataUpload to fail at the prepare timeout", latest+time.Minute, func(ctx context.Context) (bool, error) {
 		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) != nil {
 			return false, nil
 		}
-		seen[du.Status.Phase] = true
 		if finalDU(du) {
 			failedSeen = time.Now()
 			return true, nil
@@ -287,14 +377,20 @@ func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 	if du.Status.Phase != velerov2alpha1.DataUploadPhaseFailed || du.Status.Message != MessagePrepareTimeout {
 		return fmt.Errorf("DataUpload %s ended %s %q, want Failed %q\n%s", du.Name, du.Status.Phase, du.Status.Message, MessagePrepareTimeout, k.describe(ctx, r))
 	}
+	phases := k.Obs.Phases(r.DataUpload)
 	for _, p := range []velerov2alpha1.DataUploadPhase{velerov2alpha1.DataUploadPhasePrepared, velerov2alpha1.DataUploadPhaseInProgress} {
-		if seen[p] {
-			return fmt.Errorf("DataUpload %s went %s before failing: it was not stuck", du.Name, p)
+		if slices.Contains(phases, p) {
+			return fmt.Errorf("DataUpload %s went %s before failing (phases %v): it was not stuck", du.Name, p, phases)
 		}
 	}
 	// acceptedTimestamp has one-second precision: allow that much before the timeout.
-	if waited := failedSeen.Sub(du.Status.AcceptedTimestamp.Time); waited < timeout-time.Second {
+	waited := failedSeen.Sub(du.Status.AcceptedTimestamp.Time)
+	if waited < timeout-time.Second {
 		return fmt.Errorf("DataUpload %s failed %v after it was accepted, before the %v prepare timeout", du.Name, waited.Round(time.Millisecond), timeout)
+	}
+	if waited > latest {
+		return fmt.Errorf("DataUpload %s failed %v after it was accepted: the %v prepare timeout, checked every %v, should have fired by %v",
+			du.Name, waited.Round(time.Millisecond), timeout, k.Props.TimeoutCheckInterval, latest)
 	}
 	why := k.Obs.Warnings(r.DataUpload)
 	slices.Sort(why)
@@ -382,7 +478,7 @@ const fillBytes = 4 << 20
 func (k *Checker) fill(ctx context.Context, r *Result, pvc *corev1.PersistentVolumeClaim) error {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: "fill", Labels: managedLabels()},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To(int64(0)),
-			Containers: []corev1.Container{{Name: "fill", Image: k.Shared.BackupPodImage, ImagePullPolicy: corev1.PullIfNotPresent,
+			Containers: []corev1.Container{{Name: "fill", Image: k.Shared.MoverImage, ImagePullPolicy: corev1.PullIfNotPresent,
 				Command:      []string{"/velero", "fill", "--path=/data", fmt.Sprintf("--bytes=%d", fillBytes), "--seed=" + r.Backup},
 				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
 			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}}}}}
@@ -404,7 +500,7 @@ func (k *Checker) fill(ctx context.Context, r *Result, pvc *corev1.PersistentVol
 	if term.ExitCode != 0 {
 		return fmt.Errorf("fill pod exited %d: %s", term.ExitCode, term.Message)
 	}
-	rep, err := datamover.Parse(term.Message)
+	rep, err := moverreport.Parse(term.Message)
 	if err != nil {
 		return fmt.Errorf("fill pod: %w", err)
 	}

@@ -4,25 +4,32 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
+	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
-// Observer records every backupPVC, backupPod, backup PV and warning event of the Velero
-// namespace as they happen. A fast system cleans them up within a second of a DataUpload
+// Observer records every backupPVC, backupPod, backup PV, warning event and DataUpload phase of
+// the Velero namespace as they happen. A fast system cleans them up within a second of a DataUpload
 // completing, so the specs judge what was recorded, not what is still there when they look.
 type Observer struct {
 	mu       sync.Mutex
 	pvcs     map[string]*corev1.PersistentVolumeClaim // latest state seen, kept after deletion
 	pods     map[string]*corev1.Pod
-	pvs      map[string]*corev1.PersistentVolume // by the name of the claim it was bound to
-	warnings map[string]map[string]bool          // involved object name -> "reason: message"
+	pvs      map[string]*corev1.PersistentVolume         // by the name of the claim it was bound to
+	warnings map[string]map[string]bool                  // involved object name -> "reason: message"
+	phases   map[string][]velerov2alpha1.DataUploadPhase // DataUpload name -> each phase seen, in order
 }
 
 // Observe starts informers on the Velero namespace (and PersistentVolumes) and waits for them to
@@ -33,7 +40,12 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 		return nil, err
 	}
 	o := &Observer{pvcs: map[string]*corev1.PersistentVolumeClaim{}, pods: map[string]*corev1.Pod{},
-		pvs: map[string]*corev1.PersistentVolume{}, warnings: map[string]map[string]bool{}}
+		pvs: map[string]*corev1.PersistentVolume{}, warnings: map[string]map[string]bool{}, phases: map[string][]velerov2alpha1.DataUploadPhase{}}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	duFactory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 10*time.Minute, veleroNS, nil)
 	nsFactory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithNamespace(veleroNS))
 	clusterFactory := informers.NewSharedInformerFactory(cs, 10*time.Minute)
 	handlers := []struct {
@@ -44,6 +56,7 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 		{nsFactory.Core().V1().Pods().Informer(), o.seePod},
 		{nsFactory.Core().V1().Events().Informer(), o.seeEvent},
 		{clusterFactory.Core().V1().PersistentVolumes().Informer(), func(obj any) { o.seePV(obj, veleroNS) }},
+		{duFactory.ForResource(velerov2alpha1.SchemeGroupVersion.WithResource("datauploads")).Informer(), o.seeDataUpload},
 	}
 	for _, h := range handlers {
 		if _, err := h.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: h.fn, UpdateFunc: func(_, n any) { h.fn(n) }}); err != nil {
@@ -52,6 +65,12 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 	}
 	nsFactory.Start(ctx.Done())
 	clusterFactory.Start(ctx.Done())
+	duFactory.Start(ctx.Done())
+	for _, gvr := range duFactory.WaitForCacheSync(ctx.Done()) {
+		if !gvr {
+			return nil, fmt.Errorf("observer: DataUploads did not sync")
+		}
+	}
 	for _, synced := range []map[reflect.Type]bool{nsFactory.WaitForCacheSync(ctx.Done()), clusterFactory.WaitForCacheSync(ctx.Done())} {
 		for typ, ok := range synced {
 			if !ok {
@@ -84,6 +103,29 @@ func (o *Observer) seePV(obj any, veleroNS string) {
 		o.pvs[p.Spec.ClaimRef.Name] = p.DeepCopy()
 		o.mu.Unlock()
 	}
+}
+
+func (o *Observer) seeDataUpload(obj any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	du := &velerov2alpha1.DataUpload{}
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, du) != nil || du.Status.Phase == "" {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if seen := o.phases[du.Name]; len(seen) == 0 || seen[len(seen)-1] != du.Status.Phase {
+		o.phases[du.Name] = append(seen, du.Status.Phase)
+	}
+}
+
+// Phases are the phases the DataUpload name was seen in, in order.
+func (o *Observer) Phases(name string) []velerov2alpha1.DataUploadPhase {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.phases[name])
 }
 
 func (o *Observer) seeEvent(obj any) {

@@ -42,9 +42,14 @@ type Scenario struct {
 	// WriteProbe: the backupPod's data mover tries to write into the volume and the spec checks
 	// the outcome against WantMode (needs a real kubelet: the kind lane).
 	WriteProbe bool
+	// Scale is how many backups the scenario runs at once (0 or 1: one).
+	Scale int
 	// Doc cites the spec items the scenario checks.
 	Doc string
 }
+
+// manyBackups is how many backups the scale scenario runs at once.
+const manyBackups = 20
 
 // Scenarios derives the scenarios and their expectations from the profile.
 func Scenarios(p *profile.Profile) []Scenario {
@@ -78,7 +83,7 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"kubelet"}, Needs: profile.RoleBackup, WriteProbe: true,
 			Doc: "C2 (real kubelet): no readOnly: the backupPod's write into the volume succeeds"},
 		{Name: "many", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
-			Labels: []string{"scale"}, Needs: profile.RoleBackup, Doc: "20 backups at once"},
+			Labels: []string{"scale"}, Needs: profile.RoleBackup, Scale: manyBackups, Doc: fmt.Sprintf("%d backups at once", manyBackups)},
 	}
 }
 
@@ -117,6 +122,10 @@ func (s Scenario) BackupClass(runID string, c Classes) string {
 	return c.expand(s.WantClass)
 }
 
+// dataPathConcurrency is the node-agent ConfigMap's loadConcurrency: Velero runs one data path at a
+// time per node by default, which would serialize the scale scenario's backups.
+const dataPathConcurrency = 2 * manyBackups
+
 // NodeAgentConfig is the node-agent ConfigMap document for all scenarios of a run.
 func NodeAgentConfig(scenarios []Scenario, runID string, c Classes) string {
 	var entries []string
@@ -126,5 +135,5 @@ func NodeAgentConfig(scenarios []Scenario, runID string, c Classes) string {
 		}
 		entries = append(entries, fmt.Sprintf("    %q: %s", s.SourceClass(runID), c.expand(s.Entry)))
 	}
-	return "{\n  \"backupPVC\": {\n" + strings.Join(entries, ",\n") + "\n  }\n}\n"
+	return fmt.Sprintf("{\n  \"loadConcurrency\": {\"globalConfig\": %d},\n  \"backupPVC\": {\n%s\n  }\n}\n", dataPathConcurrency, strings.Join(entries, ",\n"))
 }

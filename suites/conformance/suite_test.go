@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/suites/report"
+	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
 var (
@@ -29,6 +32,7 @@ var (
 	flagArtifacts  = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
 	flagKindImages = flag.String("kind-images", envOr("BACKUPPVC_KIND_IMAGES", "auto"), "kind lane: offline (build the node image here), upstream (kindest/node) or auto")
 	flagPrepare    = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
+	flagSUT        = flag.String("sut", "reference", "the system under test: "+strings.Join(sut.Names, " or "))
 )
 
 var (
@@ -37,7 +41,11 @@ var (
 	shared    Shared
 	res       *resources.Resources
 	checker   *Checker
-	setup     *Setup // first process only
+	// system is the system under test as every process sees it (not started there); props its
+	// properties as known before the lane is up (what the specs' timeouts need).
+	system sut.SUT
+	props  sut.Properties
+	setup  *Setup // first process only
 	// stopObserving ends this process's Observer.
 	stopObserving context.CancelFunc
 )
@@ -60,6 +68,11 @@ func TestConformance(t *testing.T) {
 		prof.Timeouts.Prepare.Duration = *flagPrepare
 	}
 	scenarios = Scenarios(prof)
+	before, err := sut.New(sut.Config{SUT: *flagSUT, Lane: *flagLane})
+	if err != nil {
+		t.Fatal(err)
+	}
+	props = before.Properties()
 	klog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
 	ctrllog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
 	RegisterFailHandler(Fail)
@@ -77,7 +90,7 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	log := funcr.New(func(_, args string) { GinkgoWriter.Println("lane:", args) }, funcr.Options{})
 	var err error
 	setup, err = SetUp(ctx, Options{Lane: *flagLane, LaneName: *flagLaneName, Kubeconfig: *flagKubeconfig, Profile: prof,
-		Artifacts: *flagArtifacts, KindImages: *flagKindImages, Log: log}, scenarios)
+		Artifacts: *flagArtifacts, KindImages: *flagKindImages, SUT: *flagSUT, Log: log}, scenarios)
 	Expect(err).NotTo(HaveOccurred(), "bringing the %s lane up", *flagLane)
 	data, err := json.Marshal(setup.Shared)
 	Expect(err).NotTo(HaveOccurred())
@@ -92,7 +105,9 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	observeCtx, stopObserving = context.WithCancel(context.Background())
 	obs, err := Observe(observeCtx, cfg, shared.VeleroNS)
 	Expect(err).NotTo(HaveOccurred())
-	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID)}
+	system, err = sut.New(shared.SUT)
+	Expect(err).NotTo(HaveOccurred())
+	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID), Props: system.Properties()}
 }, NodeTimeout(15*time.Minute)) // the kind lane may build its images on a first run
 
 var _ = SynchronizedAfterSuite(func() {
@@ -106,7 +121,7 @@ var _ = SynchronizedAfterSuite(func() {
 	left, err := Leftovers(ctx, res.GetControllerRuntimeClient(), shared.VeleroNS)
 	Expect(err).NotTo(HaveOccurred())
 	health := setup.Lane.Healthy()
-	sutErr := setup.Ref.Running()
+	sutErr := setup.SUT.Running()
 	Expect(setup.TearDown(ctx)).To(Succeed(), "tearing the lane down")
 	Expect(left).To(BeEmpty(), "objects of Velero's expose left at the end of the run")
 	Expect(health).NotTo(HaveOccurred(), "a lane component died during the run")
@@ -117,14 +132,19 @@ var _ = ReportAfterSuite("certification report", func(r Report) {
 	if prof == nil {
 		return
 	}
-	info := report.Info{Lane: *flagLane, Driver: prof.Driver, Profile: prof.Name,
-		SUT:         "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)",
+	info := report.Info{Lane: *flagLane, Driver: prof.Driver, Profile: prof.Name, SUTName: *flagSUT,
 		Diagnostics: filepath.Join(*flagArtifacts, "diagnostics")}
+	info.Versions = map[string]string{}
 	if setup != nil {
-		info.Versions = setup.Lane.Versions()
+		maps.Copy(info.Versions, setup.Lane.Versions())
+	}
+	if system != nil {
+		info.SUT = system.Description()
+		maps.Copy(info.Versions, system.Versions())
 	}
 	f, err := os.Create(filepath.Join(*flagArtifacts, "certification.md"))
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close()
 	Expect(report.Write(f, r, info)).To(Succeed())
+	Expect(report.WriteResults(filepath.Join(*flagArtifacts, "results.json"), r, info)).To(Succeed())
 })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/modsrc"
-	"github.com/backuppvc-conformance/harness/reference/controller"
 )
 
 // InstallCRDs applies the snapshot and Velero CRDs from their pinned modules and waits until the
@@ -87,7 +87,7 @@ func Prepare(ctx context.Context, c client.Client, p *profile.Profile, drivers [
 		}
 	} else {
 		labels := managed()
-		labels[controller.SnapshotClassLabel] = "true"
+		labels[velerov1.VolumeSnapshotClassSelectorLabel] = "true"
 		if err := create(&snapshotv1.VolumeSnapshotClass{ObjectMeta: metav1.ObjectMeta{Name: p.SnapshotClass.Name, Labels: labels},
 			Driver: p.Driver, Parameters: p.SnapshotClass.Parameters,
 			DeletionPolicy: snapshotv1.DeletionPolicy(p.SnapshotClass.DeletionPolicy)}); err != nil {

@@ -2,6 +2,7 @@ package lane
 
 import (
 	"context"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
-	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 )
 
 func testProfile(t *testing.T, classes string) *profile.Profile {
@@ -51,7 +52,7 @@ func TestPrepare(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := fake.NewClientBuilder().WithScheme(controller.Scheme()).WithObjects(tc.existing...).Build()
+			c := fake.NewClientBuilder().WithScheme(kubescheme.New()).WithObjects(tc.existing...).Build()
 			created, err := Prepare(context.Background(), c, testProfile(t, tc.classes), []string{"csi.example.com"})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -66,7 +67,7 @@ func TestPrepare(t *testing.T) {
 				t.Fatalf("created %d objects, want %d", len(created), tc.created)
 			}
 			vsc := &snapshotv1.VolumeSnapshotClass{}
-			if err := c.Get(context.Background(), client.ObjectKey{Name: "snap"}, vsc); err != nil || vsc.Labels[controller.SnapshotClassLabel] != "true" || vsc.Labels[ManagedByLabel] != ManagedByValue {
+			if err := c.Get(context.Background(), client.ObjectKey{Name: "snap"}, vsc); err != nil || vsc.Labels[velerov1.VolumeSnapshotClassSelectorLabel] != "true" || vsc.Labels[ManagedByLabel] != ManagedByValue {
 				t.Fatalf("snapshot class %+v, %v: want it labelled for Velero and as ours", vsc.Labels, err)
 			}
 			if err := Unprepare(context.Background(), c, created); err != nil {

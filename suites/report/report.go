@@ -12,9 +12,11 @@ import (
 
 // Info is what the report says about the run besides the specs.
 type Info struct {
-	Lane        string
-	Driver      string
-	Profile     string
+	Lane    string
+	Driver  string
+	Profile string
+	// SUTName is the system under test's short name (make e2e SUT=...), SUT its description.
+	SUTName     string
 	SUT         string
 	Versions    map[string]string
 	Diagnostics string
@@ -62,6 +64,9 @@ func Write(w io.Writer, r types.Report, info Info) error {
 	fmt.Fprintf(&b, "| driver | %s (profile `%s`) |\n| lane | %s |\n| system under test | %s |\n", info.Driver, info.Profile, info.Lane, info.SUT)
 	fmt.Fprintf(&b, "| started | %s |\n| duration | %s |\n", r.StartTime.UTC().Format(time.RFC3339), r.RunTime.Round(time.Millisecond))
 	fmt.Fprintf(&b, "| result | %d passed, %d failed, %d skipped |\n\n", passed, failed, skipped)
+	if findings := entries(specs, "finding"); len(findings) > 0 {
+		b.WriteString("## Findings\n\nBehaviour of the system under test worth knowing that no spec fails on.\n\n" + strings.Join(findings, "\n") + "\n\n")
+	}
 
 	b.WriteString("## Components\n\n| component | version |\n|---|---|\n")
 	keys := make([]string, 0, len(info.Versions))
@@ -87,15 +92,7 @@ func Write(w io.Writer, r types.Report, info Info) error {
 			fmt.Fprintf(&b, "Diagnostics: `%s/%s/`\n", info.Diagnostics, DiagnosticsFolder(s.FullText()))
 		}
 	}
-	var evidence []string
-	for _, s := range specs {
-		for _, e := range s.ReportEntries {
-			if e.Name == "evidence" {
-				evidence = append(evidence, fmt.Sprintf("- **%s**: %s", s.FullText(), strings.ReplaceAll(e.StringRepresentation(), "\n", " ")))
-			}
-		}
-	}
-	if len(evidence) > 0 {
+	if evidence := entries(specs, "evidence"); len(evidence) > 0 {
 		b.WriteString("\n## Evidence\n\n" + strings.Join(evidence, "\n") + "\n")
 	}
 	b.WriteString("\n## Where Velero's documentation and code disagree\n\nThe suites test the code's behaviour (Velero v1.18.3).\n\n")
@@ -104,6 +101,19 @@ func Write(w io.Writer, r types.Report, info Info) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// entries lists the specs' report entries of one name as Markdown items.
+func entries(specs []types.SpecReport, name string) []string {
+	var out []string
+	for _, s := range specs {
+		for _, e := range s.ReportEntries {
+			if e.Name == name {
+				out = append(out, fmt.Sprintf("- **%s**: %s", s.FullText(), strings.ReplaceAll(e.StringRepresentation(), "\n", " ")))
+			}
+		}
+	}
+	return out
 }
 
 func stateWord(s types.SpecReport) string {

@@ -1,126 +1,123 @@
 package sut
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
-	"github.com/backuppvc-conformance/harness/internal/logtail"
+	"github.com/backuppvc-conformance/harness/internal/proc"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
-// Reference is a running backuppvc-reference process.
+// Reference is this repository's backuppvc-reference, run as one host process.
 type Reference struct {
-	cmd  *exec.Cmd
-	Log  string
-	done chan error
+	cfg   Config
+	extra []string
+	p     *proc.Process
 }
 
-// ReferenceOptions are the reference's flags the suites set.
-type ReferenceOptions struct {
-	Kubeconfig         string
-	Namespace          string
-	NodeAgentConfigMap string
-	PrepareTimeout     time.Duration
-	Image              string
-	// BinDir receives the built binary; LogPath the process's log.
-	BinDir  string
-	LogPath string
-	// ExtraArgs are more flags of backuppvc-reference run.
-	ExtraArgs []string
+var _ SUT = (*Reference)(nil)
+
+// referenceCheckInterval is how often the suites ask the reference to check the prepare timeout.
+const referenceCheckInterval = 250 * time.Millisecond
+
+func newReference(cfg Config) *Reference { return &Reference{cfg: cfg} }
+
+// NewReference is the reference with more flags of backuppvc-reference run (make bench counts its
+// API requests that way); the suites use New.
+func NewReference(cfg Config, extraArgs ...string) *Reference {
+	return &Reference{cfg: cfg, extra: extraArgs}
 }
 
-// Build compiles the reference command into dir and returns its path.
-func Build(dir string) (string, error) {
-	bin := filepath.Join(dir, "backuppvc-reference")
-	cmd := exec.Command("go", "build", "-o", bin, "./reference/cmd/backuppvc-reference")
+// PID is the running process's ID (0 before Start).
+func (r *Reference) PID() int {
+	if r.p == nil {
+		return 0
+	}
+	return r.p.PID
+}
+
+// Name is "reference".
+func (r *Reference) Name() string { return "reference" }
+
+// Description says what it is.
+func (r *Reference) Description() string {
+	return "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)"
+}
+
+// Versions: the reference is built from this checkout.
+func (r *Reference) Versions() map[string]string {
+	v, _ := toolchain.Versions()
+	return map[string]string{"backuppvc-reference": "this checkout, modelling Velero " + v["VELERO_VERSION"]}
+}
+
+// Properties: it checks the timeout every 250 ms; its backupPods run the harness's data mover,
+// which reads data only where a kubelet runs them and the lane has its image.
+func (r *Reference) Properties() Properties {
+	return Properties{TimeoutCheckInterval: referenceCheckInterval, DataMover: HarnessDataMover,
+		DataPath: r.cfg.RealKubelet && r.cfg.BackupPodImage != ""}
+}
+
+func (r *Reference) bin() string { return filepath.Join(r.cfg.WorkDir, "bin", "backuppvc-reference") }
+
+// Start builds the reference and runs it; it fails if the process exits within its first
+// second (a refused ConfigMap, a bad flag), with the end of its log.
+func (r *Reference) Start(ctx context.Context) error {
+	for _, d := range []string{r.cfg.LogDir, filepath.Dir(r.bin())} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("sut reference: %w", err)
+		}
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", r.bin(), "./reference/cmd/backuppvc-reference")
 	cmd.Dir = toolchain.RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("sut: build reference: %v\n%s", err, out)
+		return fmt.Errorf("sut reference: build: %v\n%s", err, out)
 	}
-	return bin, nil
-}
-
-// StartReference builds and starts the reference; it fails if the process exits within its first
-// second (a refused ConfigMap, a bad flag), with the end of its log.
-func StartReference(o ReferenceOptions) (*Reference, error) {
-	bin, err := Build(o.BinDir)
+	args := []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", r.cfg.Namespace,
+		"--data-mover-prepare-timeout", r.cfg.PrepareTimeout.String(), "--prepare-check-interval", referenceCheckInterval.String(),
+		"--node-agent-configmap", r.cfg.NodeAgentConfigMap}
+	if r.cfg.BackupPodImage != "" {
+		args = append(args, "--backup-pod-image", r.cfg.BackupPodImage)
+	}
+	p, err := proc.Start("reference", r.cfg.LogDir, append(args, r.extra...), nil)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("sut reference: %w", err)
 	}
-	f, err := os.OpenFile(o.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("sut: %w", err)
+	r.p = p
+	if err := stillRunningAfter(ctx, time.Second, p); err != nil {
+		return fmt.Errorf("sut reference: %w", err)
 	}
-	defer f.Close()
-	args := []string{"run", "--kubeconfig", o.Kubeconfig, "--namespace", o.Namespace,
-		"--data-mover-prepare-timeout", o.PrepareTimeout.String(), "--prepare-check-interval", "250ms",
-		"--node-agent-configmap", o.NodeAgentConfigMap}
-	if o.Image != "" {
-		args = append(args, "--backup-pod-image", o.Image)
-	}
-	args = append(args, o.ExtraArgs...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("sut: start reference: %w", err)
-	}
-	r := &Reference{cmd: cmd, Log: o.LogPath, done: make(chan error, 1)}
-	go func() { r.done <- cmd.Wait() }()
-	select {
-	case err := <-r.done:
-		r.done <- err
-		return nil, fmt.Errorf("sut: reference exited at start (%v); its log %s:\n%s", err, o.LogPath, logtail.Tail(o.LogPath, 10))
-	case <-time.After(time.Second):
-	}
-	return r, nil
+	return nil
 }
-
-// PID is the process's ID.
-func (r *Reference) PID() int { return r.cmd.Process.Pid }
 
 // Running reports whether the process is still up.
 func (r *Reference) Running() error {
-	select {
-	case err := <-r.done:
-		r.done <- err
-		return fmt.Errorf("reference exited (%v); its log %s ends:\n%s", err, r.Log, logtail.Tail(r.Log, 10))
-	default:
-		return nil
+	if r.p != nil && !r.p.Alive() {
+		return r.p.Died("exited")
 	}
+	return nil
 }
 
-// Stop ends the process (SIGTERM, then SIGKILL after 10 s).
-func (r *Reference) Stop() error {
-	if r.Running() != nil {
-		return nil
-	}
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-r.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-r.done
-		return errors.New("sut: reference ignored SIGTERM for 10 s and was killed")
-	}
+// LogFiles is the process's log.
+func (r *Reference) LogFiles() []string {
+	return []string{filepath.Join(r.cfg.LogDir, "reference.log")}
 }
 
-// RunOnce runs the reference command with args to completion (for lint and refused start-ups).
-func RunOnce(bin string, args ...string) (string, int, error) {
-	cmd := exec.Command(bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return out.String(), exit.ExitCode(), nil
+// TryConfigMap runs the reference's start-up against the ConfigMap.
+func (r *Reference) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
+	return tryStart(ctx, refusalDeadline, []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", ns,
+		"--node-agent-configmap", name, "--log-format", "text"}, nil)
+}
+
+// Stop ends the process (SIGTERM, then SIGKILL after 10 s) and removes its work folder.
+func (r *Reference) Stop(context.Context) error {
+	var err error
+	if r.p != nil {
+		err = r.p.Stop(10 * time.Second)
 	}
-	return out.String(), 0, err
+	return errors.Join(err, os.RemoveAll(r.cfg.WorkDir))
 }

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
-	"github.com/backuppvc-conformance/harness/reference/controller"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/suites/lane"
 )
 
@@ -36,7 +36,7 @@ func Connect(ctx context.Context, kubeconfig string, p *profile.Profile) (*Lane,
 	if err != nil {
 		return nil, fmt.Errorf("existing lane: kubeconfig %s: %w", kubeconfig, err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		return nil, fmt.Errorf("existing lane: %w", err)
 	}

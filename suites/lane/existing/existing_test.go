@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
-	"github.com/backuppvc-conformance/harness/reference/controller"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 )
 
@@ -43,7 +43,7 @@ func TestIntegrationExistingLaneLeavesTheClusterAsFound(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	c, err := client.New(vendor.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(vendor.RESTConfig(), client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

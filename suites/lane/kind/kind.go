@@ -22,8 +22,8 @@ import (
 	e2ekind "sigs.k8s.io/e2e-framework/support/kind"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
-	"github.com/backuppvc-conformance/harness/reference/controller"
 	"github.com/backuppvc-conformance/harness/suites/lane"
 )
 
@@ -121,7 +121,7 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	if l.cfg, err = clientcmd.BuildConfigFromFlags("", l.kubeconf); err != nil {
 		return l, err
 	}
-	if l.c, err = client.New(l.cfg, client.Options{Scheme: controller.Scheme()}); err != nil {
+	if l.c, err = client.New(l.cfg, client.Options{Scheme: kubescheme.New()}); err != nil {
 		return l, err
 	}
 	// Offline, the sidecars are inside the node image already.

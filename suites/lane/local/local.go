@@ -20,9 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/internal/logtail"
+	"github.com/backuppvc-conformance/harness/internal/proc"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
-	"github.com/backuppvc-conformance/harness/reference/controller"
 	"github.com/backuppvc-conformance/harness/suites/lane"
 )
 
@@ -124,7 +125,7 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 		return l, err
 	}
 	o.Log.Info("control plane up", "took", time.Since(start).Round(time.Millisecond).String())
-	c, err := client.New(l.cfg, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(l.cfg, client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		return l, fmt.Errorf("local lane: client: %w", err)
 	}
@@ -254,7 +255,7 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 	// A component with a bad flag or no socket dies within its first second.
 	time.Sleep(time.Second)
 	for _, p := range l.st.Processes {
-		if !p.alive() {
+		if !p.Alive() {
 			return l.died(p.Name, errors.New("exited during start-up"))
 		}
 	}
@@ -262,7 +263,7 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 }
 
 func (l *Lane) spawn(name string, args, env []string) error {
-	p, err := start(name, l.logDir, args, env)
+	p, err := proc.Start(name, l.logDir, args, env)
 	if err != nil {
 		return fmt.Errorf("local lane: %w", err)
 	}
@@ -273,20 +274,20 @@ func (l *Lane) spawn(name string, args, env []string) error {
 func (l *Lane) died(name string, cause error) error {
 	for _, p := range l.st.Processes {
 		if p.Name == name {
-			return fmt.Errorf("local lane: %s %v; its log %s ends:\n%s", name, cause, p.Log, p.lastLines(15))
+			return fmt.Errorf("local lane: %s %v; its log %s ends:\n%s", name, cause, p.Log, p.Excerpt(15))
 		}
 	}
 	return fmt.Errorf("local lane: %s: %v", name, cause)
 }
 
 // waitSocket waits for the driver p to create its socket; it gives up at once if p exits.
-func waitSocket(path string, p *process, timeout time.Duration) error {
+func waitSocket(path string, p *proc.Process, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if _, err := os.Stat(path); err == nil {
 			return nil
 		}
-		if !p.alive() {
+		if !p.Alive() {
 			return errors.New("exited during start-up")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -334,8 +335,8 @@ func (l *Lane) LogDir() string { return l.logDir }
 func (l *Lane) Healthy() error {
 	var errs []error
 	for _, p := range l.st.Processes {
-		if !p.alive() {
-			errs = append(errs, fmt.Errorf("%s died; its log %s ends:\n%s", p.Name, p.Log, p.lastLines(10)))
+		if !p.Alive() {
+			errs = append(errs, fmt.Errorf("%s died; its log %s ends:\n%s", p.Name, p.Log, p.Excerpt(10)))
 		}
 	}
 	return errors.Join(errs...)

@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
-	"github.com/backuppvc-conformance/harness/reference/controller"
 )
 
 func requireLane(t *testing.T) *profile.Profile {
@@ -89,7 +89,7 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 	}
 
 	l := lanes[0]
-	c, err := client.New(l.RESTConfig(), client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(l.RESTConfig(), client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func waitUntil(t *testing.T, l *Lane, what string, cond func() bool) {
 	if err != nil {
 		var b strings.Builder
 		for _, p := range l.st.Processes {
-			fmt.Fprintf(&b, "--- %s (alive %v):\n%s\n", p.Name, p.alive(), p.lastLines(8))
+			fmt.Fprintf(&b, "--- %s (alive %v):\n%s\n", p.Name, p.Alive(), p.Excerpt(8))
 		}
 		t.Fatalf("timed out waiting for %s; components:\n%s", what, b.String())
 	}

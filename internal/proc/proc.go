@@ -1,0 +1,108 @@
+// Package proc is the harness's one process supervisor: it starts host processes in their own
+// process group with their output in a log file, tells whether they still run, and stops them
+// (SIGTERM, then SIGKILL). A Process serializes to JSON, so a later command can stop what an
+// earlier one started (the local lane's state file).
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/backuppvc-conformance/harness/internal/logtail"
+)
+
+// Process is a supervised host process.
+type Process struct {
+	Name string   `json:"name"`
+	PID  int      `json:"pid"`
+	Log  string   `json:"log"`
+	Args []string `json:"args"`
+}
+
+// Start runs args in its own process group (so a terminal's Ctrl-C reaches the harness, which
+// stops it in order) with stdout and stderr appended to logDir/name.log and env added to the
+// harness's environment.
+func Start(name, logDir string, args []string, env []string) (*Process, error) {
+	logPath := filepath.Join(logDir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%s: log file: %w", name, err)
+	}
+	defer f.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", name, args[0], err)
+	}
+	p := &Process{Name: name, PID: cmd.Process.Pid, Log: logPath, Args: args}
+	// Reap it when it exits so Alive sees the exit (a zombie would still answer signal 0).
+	go func() { _ = cmd.Wait() }()
+	return p, nil
+}
+
+// Excerpt is an excerpt of the process's log for error messages: its first lines (where a bad
+// flag is said) and its last n.
+func (p *Process) Excerpt(n int) string { return logtail.Excerpt(p.Log, 5, n) }
+
+// Alive tells whether the process still runs.
+func (p *Process) Alive() bool {
+	if syscall.Kill(p.PID, 0) != nil {
+		return false
+	}
+	// A zombie of a process not ours to reap (after a restart of the harness) counts as dead.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// Died is the error for a process that is not running: its name, cause and log excerpt.
+func (p *Process) Died(cause string) error {
+	return fmt.Errorf("%s %s; its log %s ends:\n%s", p.Name, cause, p.Log, p.Excerpt(15))
+}
+
+// Stop ends the process group: SIGTERM, then SIGKILL after grace.
+func (p *Process) Stop(grace time.Duration) error {
+	if !p.Alive() {
+		return nil
+	}
+	_ = syscall.Kill(-p.PID, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !p.Alive() {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+	for i := 0; i < 100 && p.Alive(); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p.Alive() {
+		return fmt.Errorf("%s (pid %d) survived SIGKILL", p.Name, p.PID)
+	}
+	return nil
+}
+
+// StopAll stops ps in reverse order (last started, first stopped).
+func StopAll(ps []*Process, grace time.Duration) error {
+	var errs []error
+	for i := len(ps) - 1; i >= 0; i-- {
+		if err := ps[i].Stop(grace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,110 @@
+package sut
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SUT is a system under test: an implementation of Velero's data-mover backup path that the
+// suites drive only through Velero's public surface (Backup and DataUpload objects, the node-agent
+// ConfigMap) and judge by the objects it creates.
+type SUT interface {
+	// Name is how make e2e SUT=... names it.
+	Name() string
+	// Description is the report's line about it.
+	Description() string
+	// Versions names each of its components and their versions, for the report.
+	Versions() map[string]string
+	// Properties are where it legitimately differs from other systems under test.
+	Properties() Properties
+	// Start runs it against the cluster with the Config's node-agent ConfigMap and prepare timeout
+	// and returns once it is ready for backups, or says why it is not (the component, the end of
+	// its log), having stopped and removed whatever it had started.
+	Start(ctx context.Context) error
+	// Running says which of its processes has died, if any.
+	Running() error
+	// LogFiles are its logs (for diagnostics: the lines about a spec's DataUploads).
+	LogFiles() []string
+	// TryConfigMap starts its node-agent side against ConfigMap name in namespace ns (the SUT need
+	// not be started) and reports whether it refused it.
+	TryConfigMap(ctx context.Context, ns, name string) (Refusal, error)
+	// Stop ends it and removes everything it created, leaving the cluster and the machine as Start
+	// found them.
+	Stop(ctx context.Context) error
+}
+
+// Properties are what a spec may read instead of asking which system it judges.
+type Properties struct {
+	// TimeoutCheckInterval is how often it checks an Accepted DataUpload against the prepare
+	// timeout: a timeout may fire that much after acceptedTimestamp + timeout.
+	TimeoutCheckInterval time.Duration
+	// DataMover is what runs in its backupPods.
+	DataMover DataMover
+	// DataPath: on this lane its backupPods really run and move or read the volume's data. When
+	// false, a positive spec judges everything up to the data path and says it was not exercised.
+	DataPath bool
+}
+
+// DataMover is what runs in a backupPod.
+type DataMover string
+
+const (
+	// HarnessDataMover is this repository's stand-in (reference/datamover): it reads the volume,
+	// probes a write, and reports both in its termination message (internal/moverreport).
+	HarnessDataMover DataMover = "harness"
+	// VeleroDataMover is Velero's own data mover: kopia, uploading to the object store.
+	VeleroDataMover DataMover = "velero"
+)
+
+// Refusal is what a system under test did with a node-agent ConfigMap at start-up.
+type Refusal struct {
+	// Refused: it exited on its own within the deadline, with a non-zero code.
+	Refused  bool
+	ExitCode int
+	// Output is everything it printed.
+	Output string
+}
+
+// Reason is the last line it printed: where both Velero and the reference say why they exit.
+func (r Refusal) Reason() string {
+	lines := strings.Split(strings.TrimSpace(r.Output), "\n")
+	return lines[len(lines)-1]
+}
+
+// Config is what every system under test is started with. It travels between the suites'
+// processes as JSON: New(cfg) in any of them gives a SUT whose TryConfigMap, LogFiles and
+// Properties work without Start.
+type Config struct {
+	// SUT is reference or velero.
+	SUT        string `json:"sut"`
+	Lane       string `json:"lane"`
+	Kubeconfig string `json:"kubeconfig"`
+	// Namespace is the Velero namespace (the harness creates it and the ConfigMap in it).
+	Namespace          string        `json:"namespace"`
+	NodeAgentConfigMap string        `json:"nodeAgentConfigMap"`
+	PrepareTimeout     time.Duration `json:"prepareTimeout"`
+	// RealKubelet: the lane runs pods for real (kind).
+	RealKubelet bool `json:"realKubelet"`
+	// BackupPodImage is the lane's image of the harness's data mover ("" when it has none).
+	BackupPodImage string `json:"backupPodImage"`
+	// WorkDir holds what it needs while it runs (binaries, plugins, the object store); Stop
+	// removes it. LogDir holds its logs, which stay.
+	WorkDir string `json:"workDir"`
+	LogDir  string `json:"logDir"`
+}
+
+// Names are the systems under test New knows.
+var Names = []string{"reference", "velero"}
+
+// New returns the system under test cfg.SUT names, not started.
+func New(cfg Config) (SUT, error) {
+	switch cfg.SUT {
+	case "reference", "":
+		return newReference(cfg), nil
+	case "velero":
+		return newVelero(cfg)
+	}
+	return nil, fmt.Errorf("sut: unknown system under test %q (known: %s)", cfg.SUT, strings.Join(Names, ", "))
+}

@@ -1,0 +1,56 @@
+package sut
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNew(t *testing.T) {
+	if _, err := New(Config{SUT: "frobnicate"}); err == nil || !strings.Contains(err.Error(), "reference, velero") {
+		t.Errorf("New(frobnicate) = %v, want an error naming the known systems", err)
+	}
+	if _, err := New(Config{SUT: "velero", Lane: "kind"}); err == nil || !strings.Contains(err.Error(), "local lane only") {
+		t.Errorf("New(velero on kind) = %v, want an error saying where it runs", err)
+	}
+	s, err := New(Config{SUT: "reference", Lane: "kind", RealKubelet: true, BackupPodImage: "mover:1"})
+	if err != nil || s.Name() != "reference" {
+		t.Fatalf("New(reference) = %v, %v", s, err)
+	}
+	if p := s.Properties(); !p.DataPath || p.DataMover != HarnessDataMover || p.TimeoutCheckInterval != referenceCheckInterval {
+		t.Errorf("reference on kind: %+v, want the harness's data path", p)
+	}
+	local, _ := New(Config{SUT: "reference", Lane: "local"})
+	if local.Properties().DataPath {
+		t.Error("reference on the local lane claims a data path: kwok runs no backupPod")
+	}
+}
+
+func TestTryStart(t *testing.T) {
+	tests := []struct {
+		name        string
+		script      string
+		wantRefused bool
+		wantReason  string
+	}{
+		{name: "exits 1: refused", script: "echo starting; echo 'velero: bad ConfigMap' >&2; exit 1", wantRefused: true, wantReason: "velero: bad ConfigMap"},
+		{name: "exits 0: not refused", script: "exit 0"},
+		{name: "still running at the deadline: accepted", script: "echo up; sleep 30", wantReason: "(still running after 500ms: stopped)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			r, err := tryStart(context.Background(), 500*time.Millisecond, []string{"sh", "-c", tc.script}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Refused != tc.wantRefused || (tc.wantReason != "" && r.Reason() != tc.wantReason) {
+				t.Errorf("refusal %+v (reason %q), want refused %v reason %q", r, r.Reason(), tc.wantRefused, tc.wantReason)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %v: the process group was not stopped at the deadline", time.Since(start))
+			}
+		})
+	}
+}
