@@ -174,12 +174,13 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		Data: map[string]string{"node-agent-config.json": doc}}); err != nil {
 		return s, err
 	}
-	started := s.SUT
+	started, start := s.SUT, time.Now()
 	s.SUT = nil // Start removes what it made when it fails
 	if err := started.Start(ctx); err != nil {
 		return s, err
 	}
 	s.SUT = started
+	o.Log.Info("system under test ready", "sut", started.Name(), "took", time.Since(start).Round(time.Millisecond).String())
 	return s, nil
 }
 

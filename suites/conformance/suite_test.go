@@ -132,7 +132,7 @@ var _ = ReportAfterSuite("certification report", func(r Report) {
 	if prof == nil {
 		return
 	}
-	info := report.Info{Lane: *flagLane, Driver: prof.Driver, Profile: prof.Name, SUTName: *flagSUT,
+	info := report.Info{Lane: *flagLane, Driver: prof.Driver, Profile: prof.Name, SUTName: *flagSUT, RunID: shared.RunID,
 		Diagnostics: filepath.Join(*flagArtifacts, "diagnostics")}
 	info.Versions = map[string]string{}
 	if setup != nil {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -31,13 +32,16 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	}
 	slices.Sort(specs)
 
-	var disagreements []string
+	var disagreements, differences []string
 	for _, spec := range specs {
 		verdicts := make([]string, len(runs))
 		for i := range runs {
 			verdicts[i] = verdictOf(bySUT[i], spec)
 		}
 		if len(slices.Compact(slices.Clone(verdicts))) == 1 {
+			if d := evidenceDifference(runs, bySUT, spec); d != "" {
+				differences = append(differences, d)
+			}
 			continue
 		}
 		var parts []string
@@ -68,14 +72,11 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	} else {
 		fmt.Fprintf(&b, "\n## Disagreements (%d)\n\n%s\n", len(disagreements), strings.Join(disagreements, "\n"))
 	}
+	if len(differences) > 0 {
+		fmt.Fprintf(&b, "\n## Same verdict, different evidence (%d)\n\nRun-specific names, sizes and durations left out.\n\n%s\n", len(differences), strings.Join(differences, "\n"))
+	}
 	for _, r := range runs {
-		var findings []string
-		for _, s := range r.Specs {
-			for _, f := range s.Findings {
-				findings = append(findings, fmt.Sprintf("- **%s**: %s", s.Name, f))
-			}
-		}
-		if len(findings) > 0 {
+		if findings := groupedFindings(r); len(findings) > 0 {
 			fmt.Fprintf(&b, "\n## Findings: %s\n\n%s\n", r.SUT, strings.Join(findings, "\n"))
 		}
 	}
@@ -89,6 +90,69 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// evidenceDifference says how the evidence of one spec differs between the systems once what
+// differs from run to run anyway is left out; "" when it does not.
+func evidenceDifference(runs []Results, bySUT []map[string]SpecResult, spec string) string {
+	var parts, seen []string
+	for i, r := range runs {
+		e := r.normalize(strings.Join(bySUT[i][spec].Evidence, "; "))
+		seen = append(seen, e)
+		parts = append(parts, fmt.Sprintf("%s: %s", r.SUT, e))
+	}
+	if len(slices.Compact(seen)) == 1 {
+		return ""
+	}
+	return fmt.Sprintf("- **%s**: %s", spec, strings.Join(parts, " / "))
+}
+
+// groupedFindings lists a run's findings, the same finding of several specs once.
+func groupedFindings(r Results) []string {
+	var order []string
+	specsOf := map[string][]string{}
+	for _, s := range r.Specs {
+		for _, f := range s.Findings {
+			n := r.normalize(f)
+			if _, ok := specsOf[n]; !ok {
+				order = append(order, n)
+			}
+			specsOf[n] = append(specsOf[n], s.Name)
+		}
+	}
+	var out []string
+	for _, n := range order {
+		out = append(out, fmt.Sprintf("- %s (%d specs: %s)", n, len(specsOf[n]), strings.Join(specsOf[n], "; ")))
+	}
+	return out
+}
+
+// runSpecific matches what differs between two runs of the same behaviour: generated object
+// names (PV UIDs, DataUpload names with their random suffixes), durations and byte counts.
+var runSpecific = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "pvc-<uid>"},
+	{regexp.MustCompile(`\b[a-z0-9-]+-\d+-[0-9a-f]{6}-[0-9a-z]{5,8}\b`), "<dataupload>"},
+	{regexp.MustCompile(`\b\d+m\d+(\.\d+)?s\b|\b\d+(\.\d+)?(ms|s|m)\b`), "<duration>"},
+	{regexp.MustCompile(`\(and \d+ more`), "(and <n> more"},
+}
+
+// normalize is Normalize, the run's ID left out too.
+func (r Results) normalize(s string) string {
+	if r.RunID != "" {
+		s = strings.ReplaceAll(s, r.RunID, "<run>")
+	}
+	return Normalize(s)
+}
+
+// Normalize leaves out of an evidence or finding text what differs from run to run.
+func Normalize(s string) string {
+	for _, r := range runSpecific {
+		s = r.re.ReplaceAllString(s, r.with)
+	}
+	return s
 }
 
 func verdictOf(specs map[string]SpecResult, name string) string {

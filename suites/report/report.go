@@ -17,6 +17,7 @@ type Info struct {
 	Profile string
 	// SUTName is the system under test's short name (make e2e SUT=...), SUT its description.
 	SUTName     string
+	RunID       string
 	SUT         string
 	Versions    map[string]string
 	Diagnostics string

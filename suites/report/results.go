@@ -14,7 +14,9 @@ import (
 // Results is one run's verdicts in a form other tools read (results.json beside the report): the
 // differential table is made from the Results of one run per system under test.
 type Results struct {
-	SUT            string        `json:"sut"`
+	SUT string `json:"sut"`
+	// RunID is in the names of the run's objects (left out when runs are compared).
+	RunID          string        `json:"runID"`
 	SUTDescription string        `json:"sutDescription"`
 	Lane           string        `json:"lane"`
 	Driver         string        `json:"driver"`
@@ -51,7 +53,7 @@ func (r Results) Counts() (passed, failed, skipped int) {
 
 // ResultsOf extracts Results from a Ginkgo report.
 func ResultsOf(r types.Report, info Info) Results {
-	out := Results{SUT: info.SUTName, SUTDescription: info.SUT, Lane: info.Lane, Driver: info.Driver, Started: r.StartTime, Duration: r.RunTime}
+	out := Results{SUT: info.SUTName, RunID: info.RunID, SUTDescription: info.SUT, Lane: info.Lane, Driver: info.Driver, Started: r.StartTime, Duration: r.RunTime}
 	for _, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt {
 			continue

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
@@ -41,6 +42,9 @@ var _ SUT = (*Velero)(nil)
 // veleroCheckInterval is Velero v1.18.3's preparingMonitorFrequency: it looks at Accepted
 // DataUploads once a minute (pkg/controller/data_upload_controller.go).
 const veleroCheckInterval = time.Minute
+
+// veleroConcurrentBackups is the server's --concurrent-backups.
+const veleroConcurrentBackups = 10
 
 // veleroImage is the backupPod image Velero's exposer copies from the node-agent DaemonSet.
 func veleroImage(version string) string { return "velero/velero:" + version }
@@ -152,6 +156,9 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 		"--metrics-address", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--profiler-address", "",
 		// Check plugin operations (the DataUploads) every 2 s instead of 10 s: verdicts sooner.
 		"--item-operation-sync-frequency", "2s",
+		// Backups of disjoint namespaces side by side (Velero's default is one at a time, and its
+		// CSI plugin polls each snapshot every 5 s): the suites start many at once.
+		"--concurrent-backups", strconv.Itoa(veleroConcurrentBackups),
 		// The bucket is this run's alone: nothing to sync back into the cluster.
 		"--disable-controllers", "backup-sync")...), env)
 	if err != nil {
