@@ -142,6 +142,9 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	if s.SUT, err = sut.New(s.Shared.SUT); err != nil {
 		return s, err
 	}
+	if err := sut.SweepStale(s.Shared.SUT.WorkDir); err != nil {
+		return s, err
+	}
 	c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		return s, err

@@ -66,16 +66,21 @@ func (r *Reference) bin() string { return filepath.Join(r.cfg.WorkDir, "bin", "b
 
 // Start builds the reference and runs it; it fails if the process exits within its first
 // second (a refused ConfigMap, a bad flag), with the end of its log.
-func (r *Reference) Start(ctx context.Context) error {
+func (r *Reference) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(fmt.Errorf("sut reference: %w", err), r.Stop(context.Background()))
+		}
+	}()
 	for _, d := range []string{r.cfg.LogDir, filepath.Dir(r.bin())} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("sut reference: %w", err)
+			return err
 		}
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", r.bin(), "./reference/cmd/backuppvc-reference")
 	cmd.Dir = toolchain.RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("sut reference: build: %v\n%s", err, out)
+		return fmt.Errorf("build: %v\n%s", err, out)
 	}
 	args := []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", r.cfg.Namespace,
 		"--data-mover-prepare-timeout", r.cfg.PrepareTimeout.String(), "--prepare-check-interval", referenceCheckInterval.String(),
@@ -85,13 +90,13 @@ func (r *Reference) Start(ctx context.Context) error {
 	}
 	p, err := proc.Start("reference", r.cfg.LogDir, append(args, r.extra...), nil)
 	if err != nil {
-		return fmt.Errorf("sut reference: %w", err)
+		return err
 	}
 	r.p = p
-	if err := stillRunningAfter(ctx, time.Second, p); err != nil {
-		return fmt.Errorf("sut reference: %w", err)
+	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
+		return err
 	}
-	return nil
+	return stillRunningAfter(ctx, time.Second, p)
 }
 
 // Running reports whether the process is still up.

@@ -2,9 +2,15 @@ package sut
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backuppvc-conformance/harness/internal/proc"
 )
 
 func TestNew(t *testing.T) {
@@ -52,5 +58,46 @@ func TestTryStart(t *testing.T) {
 				t.Errorf("took %v: the process group was not stopped at the deadline", time.Since(start))
 			}
 		})
+	}
+}
+
+func TestSweepStale(t *testing.T) {
+	root := t.TempDir()
+	sleeper, err := proc.Start("sleeper", t.TempDir(), []string{"sleep", "60"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Stop(time.Second) })
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	write := func(dir string, owner int) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(record{Owner: owner, Processes: []*proc.Process{sleeper}})
+		if err := os.WriteFile(filepath.Join(dir, recordFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alive := filepath.Join(root, "velero-alive")
+	write(alive, 1) // its harness (pid 1 here) still runs
+	if err := SweepStale(filepath.Join(root, "reference-new")); err != nil || !sleeper.Alive() {
+		t.Fatalf("a run whose harness lives was swept: %v, alive %v", err, sleeper.Alive())
+	}
+	killed := filepath.Join(root, "velero-killed")
+	write(killed, dead.Process.Pid)
+	if err := SweepStale(filepath.Join(root, "reference-new")); err != nil {
+		t.Fatal(err)
+	}
+	if sleeper.Alive() {
+		t.Error("the process a killed run left still runs")
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Errorf("the killed run's folder is still there: %v", err)
+	}
+	if _, err := os.Stat(alive); err != nil {
+		t.Errorf("the live run's folder went: %v", err)
 	}
 }

@@ -209,7 +209,7 @@ func (v *Velero) spawn(name string, args, env []string) (*proc.Process, error) {
 		return nil, err
 	}
 	v.procs = append(v.procs, p)
-	return p, nil
+	return p, writeRecord(v.cfg.WorkDir, v.procs)
 }
 
 func (v *Velero) client() (client.Client, error) {

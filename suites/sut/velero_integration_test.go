@@ -1,0 +1,194 @@
+package sut
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/suites/lane/local"
+)
+
+// TestIntegrationVelero starts the real Velero on a local lane twice: against a ConfigMap its
+// node-agent refuses, where Start must fail naming the node-agent and Velero's reason and leave no
+// process, folder or object; and against a good one, where every socket its processes (and the
+// plugins the server starts) listen on must be on 127.0.0.1, and Stop must leave nothing.
+func TestIntegrationVelero(t *testing.T) {
+	toolchain.RequireIntegration(t, [2]string{"kwok", "kwokctl"}, [2]string{"kubernetes", "kube-apiserver"},
+		[2]string{"velero", "velero"}, [2]string{"velero-plugin-for-aws", "velero-plugin-for-aws"}, [2]string{"versitygw", "versitygw"})
+	p, err := profile.Find(toolchain.RepoRoot(), "emulator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l, err := local.Up(ctx, local.Options{Name: fmt.Sprintf("it-sut-%d", os.Getpid()), Profile: p, ArtifactsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := client.New(l.RESTConfig(), client.Options{Scheme: kubescheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "velero"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]map[string]string{
+		"refused": {"a.json": "{}", "b.json": "{}"},
+		"good":    {"config.json": `{"backupPVC": {}}`},
+	} {
+		if err := c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := func(cm string) Config {
+		return Config{SUT: "velero", Lane: "local", Kubeconfig: l.Kubeconfig(), Namespace: ns, NodeAgentConfigMap: cm,
+			PrepareTimeout: time.Minute, WorkDir: filepath.Join(t.TempDir(), "work"), LogDir: t.TempDir()}
+	}
+
+	t.Run("refused ConfigMap: Start fails naming the node-agent, nothing left", func(t *testing.T) {
+		s, err := New(cfg("refused"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Start(ctx)
+		if err == nil {
+			t.Fatal("Velero started on a ConfigMap with two data keys")
+		}
+		if msg := err.Error(); !strings.Contains(msg, "velero-node-agent-") || !strings.Contains(msg, "more than one keys are found in ConfigMap refused's data") {
+			t.Errorf("Start error does not name the node-agent and Velero's reason:\n%v", err)
+		}
+		assertNothingLeft(t, c, s.(*Velero), ns)
+	})
+
+	t.Run("good ConfigMap: ready, loopback only, Stop leaves nothing", func(t *testing.T) {
+		s, err := New(cfg("good"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		v := s.(*Velero)
+		var addrs []string
+		for _, p := range v.procs {
+			addrs = append(addrs, listening(t, p.PID)...)
+		}
+		if len(addrs) == 0 {
+			t.Error("no listening socket found: the check would pass on anything")
+		}
+		for _, a := range addrs {
+			if !strings.HasPrefix(a, "127.0.0.1:") {
+				t.Errorf("a Velero process listens on %s, not loopback (all: %v)", a, addrs)
+			}
+		}
+		t.Logf("listening: %v", addrs)
+		if err := s.Running(); err != nil {
+			t.Error(err)
+		}
+		if err := s.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+		assertNothingLeft(t, c, v, ns)
+	})
+}
+
+func assertNothingLeft(t *testing.T, c client.Client, v *Velero, ns string) {
+	t.Helper()
+	if left := processesMentioning(v.cfg.WorkDir); len(left) > 0 {
+		t.Errorf("processes left: %v", left)
+	}
+	if _, err := os.Stat(v.cfg.WorkDir); !os.IsNotExist(err) {
+		t.Errorf("work folder %s left: %v", v.cfg.WorkDir, err)
+	}
+	for _, obj := range []client.Object{&appsv1.DaemonSet{}, &velerov1.BackupStorageLocation{}, &corev1.Secret{}, &corev1.ServiceAccount{}} {
+		name := map[string]string{"*v1.DaemonSet": nodeAgentDaemonSet, "*v1.BackupStorageLocation": defaultBSL, "*v1.Secret": veleroCredentials, "*v1.ServiceAccount": veleroServiceAccount}[fmt.Sprintf("%T", obj)]
+		err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
+		if err == nil && obj.GetDeletionTimestamp() == nil {
+			t.Errorf("%T %s left", obj, name)
+		} else if err != nil && !apierrors.IsNotFound(err) {
+			t.Error(err)
+		}
+	}
+}
+
+// processesMentioning lists running processes whose command line mentions dir.
+func processesMentioning(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), dir) {
+			out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// listening lists the TCP addresses the processes of pid's process group listen on.
+func listening(t *testing.T, pgid int) []string {
+	t.Helper()
+	inodes := map[string]bool{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 3 || fields[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
+		for _, fd := range fds {
+			if link, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name())); err == nil && strings.HasPrefix(link, "socket:[") {
+				inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+			}
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+				continue
+			}
+			addrs = append(addrs, hexAddr(f[1]))
+		}
+	}
+	return addrs
+}
+
+// hexAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080" (IPv6 shown as hex).
+func hexAddr(s string) string {
+	host, port, _ := strings.Cut(s, ":")
+	p, _ := strconv.ParseUint(port, 16, 16)
+	if len(host) == 8 {
+		b, _ := strconv.ParseUint(host, 16, 32)
+		return fmt.Sprintf("%d.%d.%d.%d:%d", b&0xff, b>>8&0xff, b>>16&0xff, b>>24, p)
+	}
+	return fmt.Sprintf("[%s]:%d", host, p)
+}
