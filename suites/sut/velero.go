@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -104,8 +103,9 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	// Velero's server runs every executable in its plugin folder.
-	if err := copyFile(v.bins["velero-plugin-for-aws"], filepath.Join(v.cfg.WorkDir, "plugins", "velero-plugin-for-aws")); err != nil {
+	// Velero's server runs every executable in its plugin folder (a link counts: Velero's registry
+	// reads the folder's entries' permission bits, and a link's are 0777).
+	if err := os.Symlink(v.bins["velero-plugin-for-aws"], filepath.Join(v.cfg.WorkDir, "plugins", "velero-plugin-for-aws")); err != nil {
 		return err
 	}
 	access, secret := randomHex(8), randomHex(16)
@@ -293,21 +293,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
