@@ -8,6 +8,7 @@
 #   hack/kind/docker.sh can-start   exit 0 when an engine answers or this script can start one
 #                              (root, with dockerd installed or apt-get to install it); else say
 #                              why on stderr and exit 1
+#   hack/kind/docker.sh install     install Debian's docker.io when dockerd is missing (root)
 #
 # When no engine answers, it installs Debian's docker.io if dockerd is missing (apt-get, as root),
 # then starts its own dockerd with its own config, socket, exec root and data root (the data root
@@ -30,6 +31,20 @@ alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${
 
 reachable() { timeout 10 docker ${1:+-H "$1"} version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+# install: Debian's docker.io (dockerd, containerd, runc, and iptables with them) when dockerd or
+# docker is missing.
+install() {
+  if command -v dockerd >/dev/null && command -v docker >/dev/null; then return 0; fi
+  [ "$(id -u)" = 0 ] || { log "no Docker engine and not root: install docker.io (or Docker) and start it, or run as root"; exit 1; }
+  log "installing Debian's docker.io (dockerd, containerd, runc) with apt-get"
+  mkdir -p "$cache"
+  local start=$SECONDS
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >"$cache/apt-docker.log" 2>&1 ||
+    { apt-get update -q >>"$cache/apt-docker.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >>"$cache/apt-docker.log" 2>&1; } ||
+    { log "apt-get install docker.io failed; see $cache/apt-docker.log"; tail -5 "$cache/apt-docker.log" >&2; exit 1; }
+  log "installed docker.io in $((SECONDS - start))s"
+}
+
 up() {
   if [ -n "${DOCKER_HOST:-}" ] && reachable "$DOCKER_HOST"; then
     log "using the engine at DOCKER_HOST=$DOCKER_HOST as it is"; echo "DOCKER_HOST=$DOCKER_HOST"; echo BACKUPPVC_DOCKER_STARTED=0; return
@@ -42,15 +57,7 @@ up() {
     echo "DOCKER_HOST=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null || echo unix:///var/run/docker.sock)"
     echo BACKUPPVC_DOCKER_STARTED=0; return
   fi
-  if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
-    [ "$(id -u)" = 0 ] || { log "no Docker engine and not root: install docker.io (or Docker) and start it, or run as root"; exit 1; }
-    log "installing Debian's docker.io (dockerd, containerd, runc) with apt-get"
-    local start=$SECONDS
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >"$cache/apt-docker.log" 2>&1 ||
-      { apt-get update -q >>"$cache/apt-docker.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >>"$cache/apt-docker.log" 2>&1; } ||
-      { log "apt-get install docker.io failed; see $cache/apt-docker.log"; tail -5 "$cache/apt-docker.log" >&2; exit 1; }
-    log "installed docker.io in $((SECONDS - start))s"
-  fi
+  install
   [ "$(id -u)" = 0 ] || { log "starting dockerd needs root"; exit 1; }
   mkdir -p "$cache/bin" "$cache/docker" "$run"
   snapshot_host
@@ -133,6 +140,7 @@ can_start() {
 case "${1:-}" in
   up) up ;;
   can-start) can_start ;;
+  install) install ;;
   down) down ;;
-  *) echo "usage: $0 up|down|can-start" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|can-start|install" >&2; exit 2 ;;
 esac

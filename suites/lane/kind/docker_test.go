@@ -62,6 +62,9 @@ func TestIntegrationDockerScript(t *testing.T) {
 	if exec.Command("docker", "version").Run() == nil || exec.Command("docker", "-H", "unix:///run/backuppvc-docker/docker.sock", "version").Run() == nil {
 		t.Skip("a Docker engine already answers: this test must not touch it (make test-kind uses it as it is)")
 	}
+	// On a new machine the script's first up installs docker.io, and iptables with it: the host
+	// state before it is read with the tools that brings.
+	dockerScript(t, nil, "install")
 	etcBefore, _ := os.ReadDir("/etc/docker")
 	_, varErr := os.Stat("/var/lib/docker")
 	before := hostState(t)
