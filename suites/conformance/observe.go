@@ -134,8 +134,8 @@ func (o *Observer) seeEvent(obj any) {
 		return
 	}
 	msg := e.Reason + ": " + e.Message
-	if len(msg) > 240 {
-		msg = msg[:240] + "..."
+	if len(msg) > 600 {
+		msg = msg[:600] + "..."
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

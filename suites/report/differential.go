@@ -137,14 +137,17 @@ var runSpecific = []struct {
 	{regexp.MustCompile(`\b[a-z0-9-]+-\d+-[0-9a-f]{6}-[0-9a-z]{5,8}\b`), "<dataupload>"},
 	{regexp.MustCompile(`\b\d+m\d+(\.\d+)?s\b|\b\d+(\.\d+)?(ms|s|m)\b`), "<duration>"},
 	{regexp.MustCompile(`\(and \d+ more`), "(and <n> more"},
+	// A text cut at a fixed length ends in a part of a word that depends on the names before it.
+	{regexp.MustCompile(`\S*\.\.\.`), "..."},
 }
 
-// normalize is Normalize, the run's ID left out too.
+// normalize is Normalize, then the run's ID left out too (after: a DataUpload's name holds it).
 func (r Results) normalize(s string) string {
+	s = Normalize(s)
 	if r.RunID != "" {
 		s = strings.ReplaceAll(s, r.RunID, "<run>")
 	}
-	return Normalize(s)
+	return s
 }
 
 // Normalize leaves out of an evidence or finding text what differs from run to run.

@@ -17,8 +17,10 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestWriteDifferential(t *testing.T) {
-	ref := Results{SUT: "reference", Lane: "local", Driver: "emulator", Specs: []SpecResult{
+	ref := Results{SUT: "reference", RunID: "5eb7e8", Lane: "local", Driver: "emulator", Specs: []SpecResult{
 		{Name: "a", Verdict: "passed", Evidence: []string{"backupPVC class x"}},
+		{Name: "e", Verdict: "passed", Findings: []string{"DataUpload e-0-5eb7e8-46e080fa Completed in bpvc-5eb7e8-e"}},
+		{Name: "f", Verdict: "passed", Findings: []string{"DataUpload f-0-5eb7e8-46e080fb Completed in bpvc-5eb7e8-e"}},
 		{Name: "b", Verdict: "passed"},
 		{Name: "c", Verdict: "skipped", Reason: "needs a kubelet"},
 	}}
@@ -27,6 +29,8 @@ func TestWriteDifferential(t *testing.T) {
 		{Name: "b", Verdict: "failed", Reason: "DataUpload ended Failed"},
 		{Name: "c", Verdict: "skipped", Reason: "needs a kubelet"},
 		{Name: "d", Verdict: "passed"},
+		{Name: "e", Verdict: "passed"},
+		{Name: "f", Verdict: "passed"},
 	}}
 	var b strings.Builder
 	if err := WriteDifferential(&b, []Results{ref, velero}); err != nil {
@@ -39,9 +43,10 @@ func TestWriteDifferential(t *testing.T) {
 		"- **d**: reference not run; velero passed",
 		"## Findings: velero\n\n- DataUpload Completed with no data (1 specs: a)",
 		"## Same verdict, different evidence (1)",
+		"## Findings: reference\n\n- DataUpload <dataupload> Completed in bpvc-<run>-e (2 specs: e; f)",
 		"- **a**: reference: backupPVC class x / velero: ",
 		"| a | PASS: backupPVC class x | PASS |",
-		"| reference | 2 passed, 0 failed, 1 skipped |",
+		"| reference | 4 passed, 0 failed, 1 skipped |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("differential lacks %q:\n%s", want, out)

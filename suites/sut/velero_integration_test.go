@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/kubescheme"
+	"github.com/backuppvc-conformance/harness/internal/proc"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 )
@@ -89,15 +89,16 @@ func TestIntegrationVelero(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := s.(*Velero)
-		var addrs []string
+		var pids []int
 		for _, p := range v.procs {
-			addrs = append(addrs, listening(t, p.PID)...)
+			pids = append(pids, proc.Group(p.PID)...)
 		}
+		addrs := proc.Listening(pids)
 		if len(addrs) == 0 {
 			t.Error("no listening socket found: the check would pass on anything")
 		}
 		for _, a := range addrs {
-			if !strings.HasPrefix(a, "127.0.0.1:") {
+			if !proc.Loopback(a) {
 				t.Errorf("a Velero process listens on %s, not loopback (all: %v)", a, addrs)
 			}
 		}
@@ -114,7 +115,7 @@ func TestIntegrationVelero(t *testing.T) {
 
 func assertNothingLeft(t *testing.T, c client.Client, v *Velero, ns string) {
 	t.Helper()
-	if left := processesMentioning(v.cfg.WorkDir); len(left) > 0 {
+	if left := proc.Mentioning(v.cfg.WorkDir); len(left) > 0 {
 		t.Errorf("processes left: %v", left)
 	}
 	if _, err := os.Stat(v.cfg.WorkDir); !os.IsNotExist(err) {
@@ -129,66 +130,4 @@ func assertNothingLeft(t *testing.T, c client.Client, v *Velero, ns string) {
 			t.Error(err)
 		}
 	}
-}
-
-// processesMentioning lists running processes whose command line mentions dir.
-func processesMentioning(dir string) []string {
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), dir) {
-			out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
-		}
-	}
-	return out
-}
-
-// listening lists the TCP addresses the processes of pid's process group listen on.
-func listening(t *testing.T, pgid int) []string {
-	t.Helper()
-	inodes := map[string]bool{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) < 3 || fields[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
-		for _, fd := range fds {
-			if link, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name())); err == nil && strings.HasPrefix(link, "socket:[") {
-				inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-			}
-		}
-	}
-	var addrs []string
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
-				continue
-			}
-			addrs = append(addrs, hexAddr(f[1]))
-		}
-	}
-	return addrs
-}
-
-// hexAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080" (IPv6 shown as hex).
-func hexAddr(s string) string {
-	host, port, _ := strings.Cut(s, ":")
-	p, _ := strconv.ParseUint(port, 16, 16)
-	if len(host) == 8 {
-		b, _ := strconv.ParseUint(host, 16, 32)
-		return fmt.Sprintf("%d.%d.%d.%d:%d", b&0xff, b>>8&0xff, b>>16&0xff, b>>24, p)
-	}
-	return fmt.Sprintf("[%s]:%d", host, p)
 }

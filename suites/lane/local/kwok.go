@@ -36,6 +36,9 @@ func kwokctlConfig(path string, bins map[string]string) error {
 kind: KwokctlConfiguration
 options:
   runtime: binary
+  # Every component on loopback: kwokctl's default, 0.0.0.0, serves etcd (no authentication) and the
+  # API server on every interface of the machine.
+  bindAddress: 127.0.0.1
   disableQPSLimits: true
   kubeApiserverBinary: %s
   kubeControllerManagerBinary: %s

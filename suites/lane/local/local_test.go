@@ -21,6 +21,7 @@ import (
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/kubescheme"
+	"github.com/backuppvc-conformance/harness/internal/proc"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
@@ -89,6 +90,18 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 	}
 
 	l := lanes[0]
+	// Everything the lane runs (kwokctl's control plane and kwok, the sidecars, the driver) listens
+	// on loopback only, or on unix sockets.
+	pids := proc.Mentioning(workDir(l.Name()) + "/")
+	addrs := proc.Listening(pids)
+	if len(addrs) < 5 {
+		t.Errorf("only %v listening in %d processes of the lane: the check would pass on anything", addrs, len(pids))
+	}
+	for _, a := range addrs {
+		if !proc.Loopback(a) {
+			t.Errorf("a lane component listens on %s, not on loopback (all: %v)", a, addrs)
+		}
+	}
 	c, err := client.New(l.RESTConfig(), client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		t.Fatal(err)

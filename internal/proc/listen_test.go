@@ -1,0 +1,39 @@
+package proc
+
+import (
+	"net"
+	"os"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+func TestListening(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	all, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	got := Listening([]int{os.Getpid()})
+	want := l.Addr().String()
+	if !slices.Contains(got, want) {
+		t.Errorf("Listening = %v, want it to hold %s", got, want)
+	}
+	var open []string
+	for _, a := range got {
+		if !Loopback(a) {
+			open = append(open, a)
+		}
+	}
+	if len(open) != 1 {
+		t.Errorf("non-loopback listeners %v, want exactly the :0 one", open)
+	}
+	if !slices.Contains(Group(syscall.Getpgrp()), os.Getpid()) {
+		t.Error("Group does not find this process in its own group")
+	}
+}
