@@ -26,7 +26,8 @@ const usage = `usage: backuppvc-reference <command> [flags]
 
 commands:
   run    run the reference DataUpload and Backup controllers against a cluster
-  lint   lint a node-agent config (a JSON document or a ConfigMap in YAML/JSON)
+  lint   lint a node-agent config (a JSON document or a ConfigMap in YAML/JSON):
+         backuppvc-reference lint [flags] [FILE]   (FILE or -f FILE; - or none: standard input)
 
 "backuppvc-reference <command> -h" lists a command's flags.
 `
@@ -67,7 +68,12 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `controller metrics address ("0" disables)`)
 	logFormat := fs.String("log-format", "json", "json or text")
 	fs.StringVar(&o.RequestStatsFile, "request-stats-file", "", "write API request counts here every half second (for benchmarks)")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "backuppvc-reference run: unexpected argument %q: run takes flags only (see run -h)\n", rest[0])
 		return 2
 	}
 	if *command != "" {
@@ -115,14 +121,45 @@ func newLogger(format string, w io.Writer) (logr.Logger, error) {
 	return logr.Logger{}, fmt.Errorf("unknown log format %q (json or text)", format)
 }
 
+// parseInterspersed parses flags wherever they stand among the arguments (as people type
+// "lint FILE -o json"; Go's flag package stops at the first argument that is not a flag) and
+// returns the other arguments in order. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		remaining := fs.Args()
+		if n := len(args) - len(remaining); n > 0 && args[n-1] == "--" {
+			return append(rest, remaining...), nil
+		}
+		if len(remaining) == 0 {
+			return rest, nil
+		}
+		rest, args = append(rest, remaining[0]), remaining[1:]
+	}
+}
+
 func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "-", "file to lint: a node-agent config JSON document or a ConfigMap (YAML or JSON); - for stdin")
 	output := fs.String("o", "text", "text or json")
 	failOn := fs.String("fail-on", "error", "exit 1 on findings of this severity or worse: error or warning")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
 		return 2
+	}
+	switch {
+	case len(rest) > 1:
+		fmt.Fprintf(stderr, "backuppvc-reference lint: one file at a time, got %q\nusage: backuppvc-reference lint [flags] [FILE]\n", rest)
+		return 2
+	case len(rest) == 1 && *file != "-" && *file != rest[0]:
+		fmt.Fprintf(stderr, "backuppvc-reference lint: two files, -f %s and %s: give one\nusage: backuppvc-reference lint [flags] [FILE]\n", *file, rest[0])
+		return 2
+	case len(rest) == 1:
+		*file = rest[0]
 	}
 	if *output != "text" && *output != "json" {
 		fmt.Fprintf(stderr, "backuppvc-reference lint: -o must be text or json, got %q\n", *output)
@@ -133,7 +170,6 @@ func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var data []byte
-	var err error
 	if *file == "-" {
 		data, err = io.ReadAll(stdin)
 	} else {
