@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,20 +9,49 @@ import (
 	"strings"
 )
 
-// Mentioning lists the PIDs of running processes whose command line mentions s (a lane's work
-// folder: every process it started names it).
-func Mentioning(s string) []int {
-	var pids []int
+// eachProcess calls fn with the PID and /proc folder of every process that still runs (zombies
+// left out).
+func eachProcess(fn func(pid int, dir string)) {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(cmdline), s) {
-			pids = append(pids, pid)
+		dir := filepath.Join("/proc", e.Name())
+		if stat, err := os.ReadFile(filepath.Join(dir, "stat")); err == nil && stateOf(stat) != "Z" {
+			fn(pid, dir)
 		}
 	}
+}
+
+// statFields are the fields of a /proc/PID/stat after the command name: state, ppid, pgrp, ...
+func statFields(stat []byte) []string {
+	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+}
+
+func stateOf(stat []byte) string {
+	if f := statFields(stat); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+// Cmdline is the process's command line, its arguments separated by spaces ("" once it is gone).
+func Cmdline(pid int) string {
+	data, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+}
+
+// Mentioning lists the PIDs of running processes whose command line mentions s (a lane's work
+// folder: every process it started names it).
+func Mentioning(s string) []int {
+	var pids []int
+	eachProcess(func(pid int, dir string) {
+		if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && strings.Contains(string(cmdline), s) {
+			pids = append(pids, pid)
+		}
+	})
 	return pids
 }
 
@@ -29,21 +59,12 @@ func Mentioning(s string) []int {
 // started, such as Velero's plugins).
 func Group(pgid int) []int {
 	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) >= 3 && fields[2] == strconv.Itoa(pgid) {
+	eachProcess(func(pid int, dir string) {
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if f := statFields(stat); err == nil && len(f) >= 3 && f[2] == strconv.Itoa(pgid) {
 			pids = append(pids, pid)
 		}
-	}
+	})
 	return pids
 }
 

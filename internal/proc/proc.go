@@ -5,7 +5,6 @@
 package proc
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -62,10 +61,7 @@ func (p *Process) Alive() bool {
 	if err != nil {
 		return false
 	}
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return false
-	}
-	return true
+	return stateOf(stat) != "Z"
 }
 
 // Died is the error for a process that is not running: its name, cause and log excerpt.

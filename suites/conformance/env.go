@@ -99,9 +99,7 @@ func Resources(cfg *rest.Config) (*resources.Resources, error) {
 	return r, nil
 }
 
-func managedLabels() map[string]string {
-	return map[string]string{lane.ManagedByLabel: lane.ManagedByValue}
-}
+func managedLabels() map[string]string { return lane.ManagedLabels(nil) }
 
 // SetUp brings the lane up, makes the run's namespace, source-class aliases and node-agent
 // ConfigMap, and starts the system under test.

@@ -2,6 +2,7 @@ package lane
 
 import (
 	"context"
+	"maps"
 
 	"k8s.io/client-go/rest"
 )
@@ -29,3 +30,10 @@ const (
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedByValue = "backuppvc-conformance"
 )
+
+// ManagedLabels are the harness's label and extra.
+func ManagedLabels(extra map[string]string) map[string]string {
+	out := map[string]string{ManagedByLabel: ManagedByValue}
+	maps.Copy(out, extra)
+	return out
+}

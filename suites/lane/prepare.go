@@ -34,7 +34,7 @@ func InstallCRDs(cfg *rest.Config) error {
 	return nil
 }
 
-func managed() map[string]string { return map[string]string{ManagedByLabel: ManagedByValue} }
+func managed() map[string]string { return ManagedLabels(nil) }
 
 // Prepare makes the profile's classes: those marked create are created (labelled as the
 // harness's), the others must exist already. It returns what it created, for Unprepare.

@@ -30,6 +30,7 @@ import (
 // the node-agent of the backupPod's node carries a DataUpload past Accepted).
 type Velero struct {
 	cfg      Config
+	version  string
 	bins     map[string]string
 	procs    []*proc.Process
 	created  []client.Object
@@ -64,7 +65,7 @@ func newVelero(cfg Config) (*Velero, error) {
 		}
 		bins[b[1]] = p
 	}
-	return &Velero{cfg: cfg, bins: bins, versions: map[string]string{
+	return &Velero{cfg: cfg, bins: bins, version: v["VELERO_VERSION"], versions: map[string]string{
 		"velero (server, node-agent)": v["VELERO_VERSION"] + " (built from the Go module proxy)",
 		"velero-plugin-for-aws":       v["VELERO_PLUGIN_FOR_AWS_VERSION"],
 		"versitygw (S3 object store)": v["VERSITYGW_VERSION"],
@@ -142,7 +143,7 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	for _, obj := range veleroObjects(v.cfg.Namespace, veleroImage(v.versionPin()), "http://"+s3Addr, awsCredentials(access, secret)) {
+	for _, obj := range veleroObjects(v.cfg.Namespace, veleroImage(v.version), "http://"+s3Addr, awsCredentials(access, secret)) {
 		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}
@@ -195,12 +196,6 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 		}
 	}
 	return nil
-}
-
-// versionPin is Velero's pinned version.
-func (v *Velero) versionPin() string {
-	pins, _ := toolchain.Versions()
-	return pins["VELERO_VERSION"]
 }
 
 func (v *Velero) spawn(name string, args, env []string) (*proc.Process, error) {

@@ -12,6 +12,7 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -121,11 +122,17 @@ func assertNothingLeft(t *testing.T, c client.Client, v *Velero, ns string) {
 	if _, err := os.Stat(v.cfg.WorkDir); !os.IsNotExist(err) {
 		t.Errorf("work folder %s left: %v", v.cfg.WorkDir, err)
 	}
-	for _, obj := range []client.Object{&appsv1.DaemonSet{}, &velerov1.BackupStorageLocation{}, &corev1.Secret{}, &corev1.ServiceAccount{}} {
-		name := map[string]string{"*v1.DaemonSet": nodeAgentDaemonSet, "*v1.BackupStorageLocation": defaultBSL, "*v1.Secret": veleroCredentials, "*v1.ServiceAccount": veleroServiceAccount}[fmt.Sprintf("%T", obj)]
-		err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
-		if err == nil && obj.GetDeletionTimestamp() == nil {
-			t.Errorf("%T %s left", obj, name)
+	for _, o := range []struct {
+		obj client.Object
+		key client.ObjectKey
+	}{{&appsv1.DaemonSet{}, client.ObjectKey{Namespace: ns, Name: nodeAgentDaemonSet}},
+		{&velerov1.BackupStorageLocation{}, client.ObjectKey{Namespace: ns, Name: defaultBSL}},
+		{&corev1.Secret{}, client.ObjectKey{Namespace: ns, Name: veleroCredentials}},
+		{&corev1.ServiceAccount{}, client.ObjectKey{Namespace: ns, Name: veleroServiceAccount}},
+		{&rbacv1.ClusterRoleBinding{}, client.ObjectKey{Name: "velero-" + ns}}} {
+		err := c.Get(context.Background(), o.key, o.obj)
+		if err == nil && o.obj.GetDeletionTimestamp() == nil {
+			t.Errorf("%T %s left", o.obj, o.key)
 		} else if err != nil && !apierrors.IsNotFound(err) {
 			t.Error(err)
 		}

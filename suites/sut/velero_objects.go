@@ -25,13 +25,7 @@ const (
 	s3Region = "minio"
 )
 
-func managed(l map[string]string) map[string]string {
-	out := map[string]string{lane.ManagedByLabel: lane.ManagedByValue}
-	for k, v := range l {
-		out[k] = v
-	}
-	return out
-}
+var managed = lane.ManagedLabels
 
 // veleroObjects are what velero install creates in the cluster, less the server Deployment,
 // whose process runs on the host here: the service account and its binding, the credentials

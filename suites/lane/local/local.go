@@ -410,17 +410,8 @@ func copyKwokLogs(work, name, logDir string) {
 // (kwokctl's components included) that is still running.
 func processesUnder(dir string) []string {
 	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), dir+"/") {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			continue
-		}
-		out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	for _, pid := range proc.Mentioning(dir + "/") {
+		out = append(out, fmt.Sprintf("%d %s", pid, proc.Cmdline(pid)))
 	}
 	return out
 }
