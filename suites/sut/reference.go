@@ -72,13 +72,15 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 			err = errors.Join(fmt.Errorf("sut reference: %w", err), r.Stop(context.Background()))
 		}
 	}()
-	for _, d := range []string{r.cfg.LogDir, filepath.Dir(r.bin())} {
+	for _, d := range []string{r.cfg.LogDir, filepath.Dir(r.bin()), tmpDir(r.cfg)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", r.bin(), "./reference/cmd/backuppvc-reference")
 	cmd.Dir = toolchain.RepoRoot()
+	// The go command's work folder inside ours: a build cut short leaves nothing in /tmp.
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+tmpDir(r.cfg))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}

@@ -3,6 +3,7 @@ package sut
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -94,6 +95,11 @@ type Config struct {
 	WorkDir string `json:"workDir"`
 	LogDir  string `json:"logDir"`
 }
+
+// tmpDir is the TMPDIR of a system's processes and GOTMPDIR of its builds: inside its work folder,
+// so that what they leave there (Velero's plugin sockets, its copies of backupPod logs, its
+// credentials files; a build's link output) goes with it.
+func tmpDir(cfg Config) string { return filepath.Join(cfg.WorkDir, "tmp") }
 
 // Names are the systems under test New knows.
 var Names = []string{"reference", "velero"}

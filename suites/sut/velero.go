@@ -99,7 +99,7 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 			err = errors.Join(fmt.Errorf("sut velero: %w", err), v.Stop(context.Background()))
 		}
 	}()
-	for _, d := range []string{v.cfg.LogDir, filepath.Join(v.cfg.WorkDir, "plugins"), filepath.Join(v.cfg.WorkDir, "s3", veleroBucket)} {
+	for _, d := range []string{v.cfg.LogDir, tmpDir(v.cfg), filepath.Join(v.cfg.WorkDir, "plugins"), filepath.Join(v.cfg.WorkDir, "s3", veleroBucket)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 	}
 	s3Addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	gw, err := v.spawn("versitygw", []string{v.bins["versitygw"], "--port", s3Addr, "--access", access, "--secret", secret,
-		"--region", s3Region, "posix", filepath.Join(v.cfg.WorkDir, "s3")}, nil)
+		"--region", s3Region, "posix", filepath.Join(v.cfg.WorkDir, "s3")}, []string{"TMPDIR=" + tmpDir(v.cfg)})
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 		v.created = append(v.created, obj)
 	}
 
-	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + credFile, "VELERO_NAMESPACE=" + v.cfg.Namespace}
+	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + credFile, "VELERO_NAMESPACE=" + v.cfg.Namespace, "TMPDIR=" + tmpDir(v.cfg)}
 	common := []string{"--kubeconfig", v.cfg.Kubeconfig, "--namespace", v.cfg.Namespace, "--features=EnableCSI"}
 	server, err := v.spawn("velero-server", append([]string{v.bins["velero"], "server"}, append(common,
 		"--plugin-dir", filepath.Join(v.cfg.WorkDir, "plugins"),
@@ -235,9 +235,12 @@ func (v *Velero) LogFiles() []string {
 // TryConfigMap runs velero node-agent server against the ConfigMap: Velero reads it before it
 // starts anything, and exits on a ConfigMap it refuses.
 func (v *Velero) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
+	if err := os.MkdirAll(tmpDir(v.cfg), 0o755); err != nil {
+		return Refusal{}, fmt.Errorf("sut velero: %w", err)
+	}
 	return tryStart(ctx, refusalDeadline, []string{v.bins["velero"], "node-agent", "server", "--kubeconfig", v.cfg.Kubeconfig, "--namespace", ns,
 		"--features=EnableCSI", "--node-agent-configmap", name, "--metrics-address", "127.0.0.1:0"},
-		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns})
+		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns, "TMPDIR=" + tmpDir(v.cfg)})
 }
 
 // Stop ends the processes (last started first), deletes the objects it created and removes its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,16 @@ func TestIntegrationVelero(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	// What Velero's processes would leave in /tmp (plugin sockets, copies of backupPod logs,
+	// credentials/<namespace>) must stay in the SUT's work folder.
+	tmpBefore := tempEntries()
+	t.Cleanup(func() {
+		for _, e := range tempEntries() {
+			if !slices.Contains(tmpBefore, e) && !strings.HasPrefix(e, "TestIntegrationVelero") {
+				t.Errorf("left in %s: %s", os.TempDir(), e)
+			}
+		}
+	})
 	l, err := local.Up(ctx, local.Options{Name: fmt.Sprintf("it-sut-%d", os.Getpid()), Profile: p, ArtifactsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +123,18 @@ func TestIntegrationVelero(t *testing.T) {
 		}
 		assertNothingLeft(t, c, v, ns)
 	})
+}
+
+// tempEntries lists the temp folder's entries and those of its credentials folder (Velero's).
+func tempEntries() []string {
+	var out []string
+	for _, dir := range []string{"", "credentials"} {
+		entries, _ := os.ReadDir(filepath.Join(os.TempDir(), dir))
+		for _, e := range entries {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
 }
 
 func assertNothingLeft(t *testing.T, c client.Client, v *Velero, ns string) {

@@ -98,7 +98,7 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 		bins[b[1]] = p
 	}
 	l = &Lane{opts: o, work: workDir(o.Name), logDir: filepath.Join(o.ArtifactsDir, "lanes", o.Name, "logs"), st: &state{Name: o.Name}}
-	for _, d := range []string{l.work, l.logDir, filepath.Join(l.work, "bin"), filepath.Join(l.work, "csi")} {
+	for _, d := range []string{l.work, l.logDir, filepath.Join(l.work, "bin"), filepath.Join(l.work, "csi"), filepath.Join(l.work, "gotmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("local lane: %w", err)
 		}
@@ -154,7 +154,9 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 func (l *Lane) run(ctx context.Context, what string, args ...string) error {
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = toolchain.RepoRoot()
-	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+filepath.Join(l.work, "kwok"))
+	// GOTMPDIR: the go command's work folder (its link output) inside the lane's, so a build
+	// killed by a cancelled Up goes with the lane instead of staying in /tmp.
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+filepath.Join(l.work, "kwok"), "GOTMPDIR="+filepath.Join(l.work, "gotmp"))
 	logPath := filepath.Join(l.logDir, strings.ReplaceAll(what, " ", "-")+".log")
 	f, err := os.Create(logPath)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,6 +158,7 @@ func TestIntegrationLocalLaneInterrupted(t *testing.T) {
 		t.Fatalf("build lane command: %v\n%s", err, out)
 	}
 	name := fmt.Sprintf("it-int-%d", os.Getpid())
+	buildsBefore, _ := filepath.Glob(filepath.Join(os.TempDir(), "go-build*"))
 	cmd := exec.Command(bin, "up", "--name", name, "--artifacts", t.TempDir())
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -174,6 +176,13 @@ func TestIntegrationLocalLaneInterrupted(t *testing.T) {
 		t.Fatalf("interrupted bring-up exited 0:\n%s", out)
 	}
 	assertGone(t, name)
+	// The interrupt lands in the driver's go build: its work folder must not stay in /tmp.
+	buildsAfter, _ := filepath.Glob(filepath.Join(os.TempDir(), "go-build*"))
+	for _, b := range buildsAfter {
+		if !slices.Contains(buildsBefore, b) {
+			t.Errorf("an interrupted build left %s", b)
+		}
+	}
 }
 
 func pvc(name, class string, mode corev1.PersistentVolumeAccessMode, source *corev1.TypedLocalObjectReference) *corev1.PersistentVolumeClaim {
