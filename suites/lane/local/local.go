@@ -378,8 +378,14 @@ func Down(ctx context.Context, name string, log logr.Logger) error {
 			errs = append(errs, fmt.Errorf("kwokctl delete cluster %s: %v: %s", name, err, out))
 		}
 	}
-	if leftover := processesUnder(work); len(leftover) > 0 {
-		errs = append(errs, fmt.Errorf("processes still running from %s: %v", work, leftover))
+	// kwokctl delete can return while its components are still exiting: give them a few seconds.
+	var leftover []string
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		leftover = processesUnder(work)
+		return len(leftover) == 0, nil
+	})
+	if len(leftover) > 0 {
+		errs = append(errs, fmt.Errorf("processes still running from %s 10 s after kwokctl delete: %v", work, leftover))
 	}
 	if err := os.RemoveAll(work); err != nil {
 		errs = append(errs, err)
