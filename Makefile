@@ -27,14 +27,16 @@ tools-velero:
 ## cores with each other, then make e2e on the local lane for both systems under test (the
 ## reference and Velero, with their differential table), then make test-kind when a Docker engine
 ## answers or can be started (as root: hack/kind/docker.sh installs and starts one), unless
-## TEST_KIND=no
+## TEST_KIND=no, and the differential table of both lanes ($(ARTIFACTS)/differential-lanes.md)
 TEST_KIND ?= auto
 test: fmt-check vet lint tools tools-velero
 	$(GO) test -race -count=1 -skip Integration ./...
 	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -p 1 -run Integration ./...
 	$(MAKE) e2e LANE=local DRIVER=emulator SUT=reference,velero
 	@if [ "$(TEST_KIND)" = no ]; then echo "make test: the kind lane was skipped (TEST_KIND=no)"; \
-	elif hack/kind/docker.sh can-start; then $(MAKE) test-kind; \
+	elif hack/kind/docker.sh can-start; then $(MAKE) test-kind && \
+		$(GO) run ./suites/cmd/differential -o $(ARTIFACTS)/differential-lanes.md $(foreach s,reference velero,$(ARTIFACTS)/$(s)/results.json $(ARTIFACTS)/kind/$(s)/results.json) && \
+		echo "differential table of both lanes: $(ARTIFACTS)/differential-lanes.md"; \
 	else echo "make test: the kind lane was skipped: no Docker engine can be started here (see above)"; fi
 
 ## unit: the Go tests alone; integration tests skip when the binaries are not built
@@ -95,10 +97,13 @@ e2e-one:
 	status=$$?; echo "certification report ($(SUT_ONE)): $(SUT_ARTIFACTS)/certification.md; JUnit: $(SUT_ARTIFACTS)/junit.xml"; exit $$status
 
 ## test-kind: the suites on the kind lane with the emulator and the offline node image (no
-## traffic leaves the machine; the first run builds the images, about 5 minutes), report under
-## $(ARTIFACTS)/kind
+## traffic leaves the machine; the first run builds the images, about 5 minutes) for KIND_SUT
+## (default both systems under test: the reference, then Velero installed in the cluster with its
+## own data mover), reports under $(ARTIFACTS)/kind/<sut>, their differential table in
+## $(ARTIFACTS)/kind/differential.md
+KIND_SUT ?= reference,velero
 test-kind:
-	$(MAKE) e2e LANE=kind DRIVER=emulator KIND_IMAGES=offline ARTIFACTS=$(ARTIFACTS)/kind
+	$(MAKE) e2e LANE=kind DRIVER=emulator KIND_IMAGES=offline SUT=$(KIND_SUT) ARTIFACTS=$(ARTIFACTS)/kind
 
 ## lint: the GitHub Actions workflow, with actionlint built from the Go module proxy
 ACTIONLINT_VERSION ?= v1.7.12

@@ -7,6 +7,9 @@
 #   hack/kind/images.sh --drivers  the sidecars, driver and backupPod images only, the sidecars on a
 #                                  pulled Debian base (for the upstream node image, where a registry
 #                                  answers; the lane then loads all three into the node)
+#   hack/kind/images.sh --velero   the images of SUT=velero (from hack/tools.sh velero
+#                                  velero-plugin-for-aws versitygw); print VELERO_IMAGE=,
+#                                  VELERO_PLUGIN_IMAGE=, VERSITYGW_IMAGE= lines
 #
 # Needs DOCKER_HOST for an engine (hack/kind/docker.sh up). Stages, each cached as a Docker image
 # whose tag carries the versions and a hash of the recipe, so a second run rebuilds nothing:
@@ -21,6 +24,9 @@
 #      static ptp CNI config for one node, and blackhole routes for the service and pod ranges;
 #   5. ours, tagged by a hash of their binary, static, on scratch (a few MB, loaded per run): the
 #      storage emulator and the backupPod's data mover stand-in (/velero).
+#   6. Velero's, on scratch, tagged by version and a hash of their binary: velero (/velero, as in
+#      Velero's image, with a writable /tmp), the aws plugin (its binary in /plugins and a copier as
+#      entrypoint, the way velero install runs plugin images as init containers), versitygw.
 # The layout follows what kind's own `kind build node-image` produces (which needs a registry).
 set -euo pipefail
 
@@ -288,6 +294,43 @@ build_ours() {
   rm -rf "$out"
 }
 
+# build_velero_images: SUT=velero's images (their binaries built by hack/tools.sh if missing); prints
+# their tags.
+build_velero_images() {
+  local out="$work/velero" tag bin
+  "$root/hack/tools.sh" velero velero-plugin-for-aws versitygw >&2
+  rm -rf "$out"; mkdir -p "$out/root/tmp" "$out/root/plugins"; chmod 1777 "$out/root/tmp"
+  bin=$("$root/hack/tools.sh" --path velero)/velero
+  tag="backuppvc/velero:$VELERO_VERSION-$( (sha256sum <"$bin"; sed -n '/^build_velero_images()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
+  if ! have_image "$tag"; then
+    log "building $tag"
+    cp "$bin" "$out/root/velero"
+    # Velero's own image runs as a user whose HOME is writable; kopia keeps its config and cache there.
+    printf '%s\n' 'FROM scratch' 'COPY root/ /' 'ENV HOME=/tmp' 'ENTRYPOINT ["/velero"]' \
+      "LABEL io.backuppvc.built-by=hack/kind/images.sh" >"$out/Dockerfile"
+    quiet_build "$tag" "$out"
+    rm -f "$out/root/velero"
+  fi
+  echo "VELERO_IMAGE=$tag"
+  bin=$("$root/hack/tools.sh" --path velero-plugin-for-aws)/velero-plugin-for-aws
+  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$out/root/cp-plugin" ./hack/kind/cp-plugin)
+  tag="backuppvc/velero-plugin-for-aws:$VELERO_PLUGIN_FOR_AWS_VERSION-$( (sha256sum <"$bin" "$out/root/cp-plugin"; sed -n '/^build_velero_images()/,/^}/p' "$0" | grep -v '^ *log ') | hash_of)"
+  if ! have_image "$tag"; then
+    log "building $tag"
+    cp "$bin" "$out/root/plugins/"
+    printf '%s\n' 'FROM scratch' 'COPY root/plugins /plugins' 'COPY root/cp-plugin /cp-plugin' \
+      'ENTRYPOINT ["/cp-plugin", "/plugins/velero-plugin-for-aws", "/target"]' \
+      "LABEL io.backuppvc.built-by=hack/kind/images.sh" >"$out/Dockerfile"
+    quiet_build "$tag" "$out"
+  fi
+  echo "VELERO_PLUGIN_IMAGE=$tag"
+  bin=$("$root/hack/tools.sh" --path versitygw)/versitygw
+  tag="backuppvc/versitygw:$VERSITYGW_VERSION-$(hash_of <"$bin")"
+  have_image "$tag" || { log "building $tag"; build_image "$tag" scratch "$bin" -- /usr/local/bin/versitygw; }
+  echo "VERSITYGW_IMAGE=$tag"
+  rm -rf "$out"
+}
+
 # prune REPO KEEP [PREFIX]: remove the other tags of one of our repositories (starting with
 # PREFIX), left by earlier recipes, so the cache does not grow with every change.
 prune() {
@@ -300,6 +343,13 @@ main() {
   docker version >/dev/null 2>&1 || { log "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-}): hack/kind/docker.sh up starts one"; exit 1; }
   mkdir -p "$work"
   base=$(base_tag)
+  if [ "${1:-}" = --velero ]; then
+    build_velero_images | tee "$work/velero.env"
+    prune backuppvc/velero "$(sed -n 's/^VELERO_IMAGE=//p' "$work/velero.env")"
+    prune backuppvc/velero-plugin-for-aws "$(sed -n 's/^VELERO_PLUGIN_IMAGE=//p' "$work/velero.env")"
+    prune backuppvc/versitygw "$(sed -n 's/^VERSITYGW_IMAGE=//p' "$work/velero.env")"
+    return
+  fi
   if [ "${1:-}" = --drivers ]; then
     # A registry answers (upstream node image): our images go on a pulled Debian base, with no
     # debootstrap (which needs root).

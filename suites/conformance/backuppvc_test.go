@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/backuppvc-conformance/harness/suites/report"
 	"github.com/backuppvc-conformance/harness/suites/sut"
@@ -52,8 +53,11 @@ var _ = Describe("backupPVC", func() {
 					Skip(fmt.Sprintf("profile %s has no class with role %s", prof.Name, sc.Needs))
 				}
 			}
-			if sc.WriteProbe && (!checker.Props.DataPath || checker.Props.DataMover != sut.HarnessDataMover) {
-				Skip("needs the harness's data mover in backupPods a real kubelet runs (the kind lane, a system under test that takes the harness's backupPod image)")
+			if sc.WriteProbe && (!checker.Props.DataPath || shared.MoverImage == "") {
+				Skip("needs backupPods a real kubelet runs (the kind lane) and the harness's data mover image to probe them")
+			}
+			if sc.WriteProbe && checker.Props.DataMover != sut.HarnessDataMover && sc.WantMode != corev1.ReadOnlyMany {
+				Skip("the system's own data mover is reading the volume: a probe's write into it could change what is backed up (the read-only probe runs in its backupPod)")
 			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))

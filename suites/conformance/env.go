@@ -137,6 +137,9 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		NodeAgentConfigMap: NodeAgentConfigMap, PrepareTimeout: o.Profile.Timeouts.Prepare.Duration, RealKubelet: s.Shared.RealKubelet,
 		BackupPodImage: s.Shared.MoverImage, WorkDir: filepath.Join(os.TempDir(), "backuppvc-sut", o.SUT+"-"+runID),
 		LogDir: filepath.Join(o.Artifacts, "sut", o.SUT)}
+	if k, ok := s.Lane.(interface{ ClusterName() string }); ok {
+		s.Shared.SUT.KindCluster = k.ClusterName()
+	}
 	if s.SUT, err = sut.New(s.Shared.SUT); err != nil {
 		return s, err
 	}
@@ -227,7 +230,9 @@ func Leftovers(ctx context.Context, c client.Client, veleroNS string, names ...s
 		}
 		if err := meta.EachListItem(l.list, func(o runtime.Object) error {
 			obj := o.(client.Object)
-			if want(obj.GetName()) && !ownedBy(obj, "DaemonSet") {
+			// The system's own pods (a node-agent DaemonSet's, an installed server's Deployment's)
+			// are not part of any expose.
+			if want(obj.GetName()) && !ownedBy(obj, "DaemonSet") && !ownedBy(obj, "ReplicaSet") {
 				left = append(left, l.kind+" "+obj.GetName()+heldBy(obj.GetDeletionTimestamp(), obj.GetFinalizers()))
 			}
 			return nil

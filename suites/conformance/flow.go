@@ -45,6 +45,9 @@ type Result struct {
 	Findings []string
 	// Filled is what was written into the source volume before the backup, when anything was.
 	Filled *moverreport.Report
+	// Probe is the report of the harness's probe in the backupPod of a system whose data mover
+	// is its own ("" when none ran).
+	Probe string
 }
 
 func (k *Checker) c() client.Client { return k.Res.GetControllerRuntimeClient() }
@@ -127,6 +130,12 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 	}
 	if err := k.checkBackupPod(ctx, sc, r, mode); err != nil {
 		return r, err
+	}
+	if sc.WriteProbe && k.Props.DataMover != sut.HarnessDataMover {
+		var err error
+		if r.Probe, err = k.probeBackupPod(ctx, r); err != nil {
+			return r, err
+		}
 	}
 	var err error
 	switch {
@@ -316,19 +325,22 @@ func inOrder(seen []velerov2alpha1.DataUploadPhase, want ...velerov2alpha1.DataU
 	return i == len(want)
 }
 
-// expectWriteProbe reads the data mover's report from the backupPod's termination message: its
-// write into a read-only backupPVC must fail with EROFS, into a writable one succeed.
+// expectWriteProbe reads the data mover's report, from the backupPod's termination message (the
+// harness's data mover) or from the probe run in the backupPod: its write into a read-only
+// backupPVC must fail with EROFS, into a writable one succeed.
 func (k *Checker) expectWriteProbe(ctx context.Context, sc Scenario, r *Result) error {
-	var message string
-	if err := k.waitFor(ctx, r, "the backupPod's termination message", 10*time.Second, func(context.Context) (bool, error) {
-		pod, ok := k.Obs.Pod(r.DataUpload)
-		if !ok || len(pod.Status.ContainerStatuses) == 0 || pod.Status.ContainerStatuses[0].State.Terminated == nil {
-			return false, nil
+	message := r.Probe
+	if message == "" {
+		if err := k.waitFor(ctx, r, "the backupPod's termination message", 10*time.Second, func(context.Context) (bool, error) {
+			pod, ok := k.Obs.Pod(r.DataUpload)
+			if !ok || len(pod.Status.ContainerStatuses) == 0 || pod.Status.ContainerStatuses[0].State.Terminated == nil {
+				return false, nil
+			}
+			message = pod.Status.ContainerStatuses[0].State.Terminated.Message
+			return true, nil
+		}); err != nil {
+			return err
 		}
-		message = pod.Status.ContainerStatuses[0].State.Terminated.Message
-		return true, nil
-	}); err != nil {
-		return err
 	}
 	rep, err := moverreport.Parse(message)
 	if err != nil {
@@ -476,34 +488,48 @@ const fillBytes = 4 << 20
 // fill runs the data mover image in a pod that writes known data into the source PVC and waits for
 // its report, so the write-probe specs can check the backupPod read exactly that data.
 func (k *Checker) fill(ctx context.Context, r *Result, pvc *corev1.PersistentVolumeClaim) error {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: "fill", Labels: managedLabels()},
+	rep, err := k.runMover(ctx, r, pvc.Namespace, "fill", pvc.Name, false,
+		"/velero", "fill", "--path="+moverPath, fmt.Sprintf("--bytes=%d", fillBytes), "--seed="+r.Backup)
+	if err != nil {
+		return err
+	}
+	r.Filled = rep
+	return nil
+}
+
+// moverPath is where runMover mounts the volume.
+const moverPath = "/data"
+
+// runMover runs the harness's data mover image (command) in pod name of namespace ns with claim
+// mounted at moverPath, waits for it to exit and returns its report.
+func (k *Checker) runMover(ctx context.Context, r *Result, ns, name, claim string, readOnly bool, command ...string) (*moverreport.Report, error) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels()},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To(int64(0)),
-			Containers: []corev1.Container{{Name: "fill", Image: k.Shared.MoverImage, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:      []string{"/velero", "fill", "--path=/data", fmt.Sprintf("--bytes=%d", fillBytes), "--seed=" + r.Backup},
-				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
-			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}}}}}
+			Containers: []corev1.Container{{Name: name, Image: k.Shared.MoverImage, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command: command, VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: moverPath}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: readOnly}}}}}}
 	c := k.c()
 	if err := c.Create(ctx, pod); err != nil {
-		return fmt.Errorf("fill pod: %w", err)
+		return nil, fmt.Errorf("%s pod: %w", name, err)
 	}
 	// The container's own exit, not the pod's phase, which a kubelet reports only after teardown.
 	var term *corev1.ContainerStateTerminated
-	if err := k.waitFor(ctx, r, "the fill pod to write the source volume", k.Profile.Timeouts.Provision.Duration, func(ctx context.Context) (bool, error) {
+	if err := k.waitFor(ctx, r, "the "+name+" pod to exit", k.Profile.Timeouts.Provision.Duration, func(ctx context.Context) (bool, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil || len(pod.Status.ContainerStatuses) == 0 {
 			return false, nil
 		}
 		term = pod.Status.ContainerStatuses[0].State.Terminated
 		return term != nil, nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if term.ExitCode != 0 {
-		return fmt.Errorf("fill pod exited %d: %s", term.ExitCode, term.Message)
+		return nil, fmt.Errorf("%s pod exited %d: %s", name, term.ExitCode, term.Message)
 	}
 	rep, err := moverreport.Parse(term.Message)
 	if err != nil {
-		return fmt.Errorf("fill pod: %w", err)
+		return nil, fmt.Errorf("%s pod: %w", name, err)
 	}
-	r.Filled = rep
-	return nil
+	return rep, nil
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// WriteDifferential renders the verdicts of one run per system under test, on the same lane and
-// driver, as one table, spec by system. Where they disagree (different verdicts, a spec one of
+// WriteDifferential renders the verdicts of one run per system under test and lane, with the same
+// driver, as one table, spec by system (named with its lane when the runs span lanes). Where they disagree (different verdicts, a spec one of
 // them did not run) is listed first, as findings; then each system's own findings; then the table.
 func WriteDifferential(w io.Writer, runs []Results) error {
 	if len(runs) < 2 {
@@ -20,8 +20,17 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	names := make([]string, len(runs))
 	bySUT := make([]map[string]SpecResult, len(runs))
 	var specs []string
+	var lanes []string
+	for _, r := range runs {
+		if !slices.Contains(lanes, r.Lane) {
+			lanes = append(lanes, r.Lane)
+		}
+	}
 	for i, r := range runs {
 		names[i] = r.SUT
+		if len(lanes) > 1 {
+			names[i] = r.SUT + " on " + r.Lane
+		}
 		bySUT[i] = map[string]SpecResult{}
 		for _, s := range r.Specs {
 			bySUT[i][s.Name] = s
@@ -39,29 +48,30 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 			verdicts[i] = verdictOf(bySUT[i], spec)
 		}
 		if len(slices.Compact(slices.Clone(verdicts))) == 1 {
-			if d := evidenceDifference(runs, bySUT, spec); d != "" {
+			if d := evidenceDifference(runs, names, bySUT, spec); d != "" {
 				differences = append(differences, d)
 			}
 			continue
 		}
 		var parts []string
-		for i, r := range runs {
+		for i := range runs {
 			s, ok := bySUT[i][spec]
 			detail := verdicts[i]
 			if ok && s.Reason != "" {
 				detail += ": " + s.Reason
 			}
-			parts = append(parts, fmt.Sprintf("%s %s", r.SUT, detail))
+			parts = append(parts, fmt.Sprintf("%s %s", names[i], detail))
 		}
 		disagreements = append(disagreements, fmt.Sprintf("- **%s**: %s", spec, strings.Join(parts, "; ")))
 	}
 
 	fmt.Fprintf(&b, "# Differential conformance: %s\n\n", strings.Join(names, " vs "))
-	fmt.Fprintf(&b, "Each system under test ran the same suites on the %s lane with the %s driver.\n\n", runs[0].Lane, runs[0].Driver)
+	fmt.Fprintf(&b, "Each system under test ran the same suites on the %s lane%s with the %s driver.\n\n", strings.Join(lanes, " and "),
+		map[bool]string{true: "s", false: ""}[len(lanes) > 1], runs[0].Driver)
 	b.WriteString("| system under test | result | duration |\n|---|---|---|\n")
-	for _, r := range runs {
+	for i, r := range runs {
 		p, f, s := r.Counts()
-		who := r.SUT
+		who := names[i]
 		if r.SUTDescription != "" {
 			who += ": " + cell(r.SUTDescription)
 		}
@@ -75,9 +85,9 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	if len(differences) > 0 {
 		fmt.Fprintf(&b, "\n## Same verdict, different evidence (%d)\n\nRun-specific names, sizes and durations left out.\n\n%s\n", len(differences), strings.Join(differences, "\n"))
 	}
-	for _, r := range runs {
+	for i, r := range runs {
 		if findings := groupedFindings(r); len(findings) > 0 {
-			fmt.Fprintf(&b, "\n## Findings: %s\n\n%s\n", r.SUT, strings.Join(findings, "\n"))
+			fmt.Fprintf(&b, "\n## Findings: %s\n\n%s\n", names[i], strings.Join(findings, "\n"))
 		}
 	}
 	b.WriteString("\n## Verdicts\n\n| spec | " + strings.Join(names, " | ") + " |\n|---" + strings.Repeat("|---", len(runs)) + "|\n")
@@ -94,12 +104,12 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 
 // evidenceDifference says how the evidence of one spec differs between the systems once what
 // differs from run to run anyway is left out; "" when it does not.
-func evidenceDifference(runs []Results, bySUT []map[string]SpecResult, spec string) string {
+func evidenceDifference(runs []Results, names []string, bySUT []map[string]SpecResult, spec string) string {
 	var parts, seen []string
 	for i, r := range runs {
 		e := r.normalize(strings.Join(bySUT[i][spec].Evidence, "; "))
 		seen = append(seen, e)
-		parts = append(parts, fmt.Sprintf("%s: %s", r.SUT, e))
+		parts = append(parts, fmt.Sprintf("%s: %s", names[i], e))
 	}
 	if len(slices.Compact(seen)) == 1 {
 		return ""

@@ -60,4 +60,18 @@ func TestWriteDifferential(t *testing.T) {
 	if err := WriteDifferential(&b, []Results{ref}); err == nil {
 		t.Error("one system's results made a differential table")
 	}
+	// Runs on two lanes: each column names its lane.
+	kind := velero
+	kind.Lane = "kind"
+	b.Reset()
+	if err := WriteDifferential(&b, []Results{ref, velero, kind}); err != nil {
+		t.Fatal(err)
+	}
+	out = b.String()
+	for _, want := range []string{"on the local and kind lanes", "| spec | reference on local | velero on local | velero on kind |",
+		"- **b**: reference on local passed; velero on local failed: DataUpload ended Failed; velero on kind failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("differential of two lanes lacks %q:\n%s", want, out)
+		}
+	}
 }

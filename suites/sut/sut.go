@@ -46,6 +46,9 @@ type Properties struct {
 	// DataPath: on this lane its backupPods really run and move or read the volume's data. When
 	// false, a positive spec judges everything up to the data path and says it was not exercised.
 	DataPath bool
+	// Restores: its data mover uploads the volume's data to an object store, and a Velero Restore
+	// of the backup brings it back (the reference's data mover only reads).
+	Restores bool
 }
 
 // DataMover is what runs in a backupPod.
@@ -90,6 +93,8 @@ type Config struct {
 	RealKubelet bool `json:"realKubelet"`
 	// BackupPodImage is the lane's image of the harness's data mover ("" when it has none).
 	BackupPodImage string `json:"backupPodImage"`
+	// KindCluster is the kind cluster's name on the kind lane (for kind load), else "".
+	KindCluster string `json:"kindCluster"`
 	// WorkDir holds what it needs while it runs (binaries, plugins, the object store); Stop
 	// removes it. LogDir holds its logs, which stay.
 	WorkDir string `json:"workDir"`

@@ -17,8 +17,8 @@ func TestNew(t *testing.T) {
 	if _, err := New(Config{SUT: "frobnicate"}); err == nil || !strings.Contains(err.Error(), "reference, velero") {
 		t.Errorf("New(frobnicate) = %v, want an error naming the known systems", err)
 	}
-	if _, err := New(Config{SUT: "velero", Lane: "kind"}); err == nil || !strings.Contains(err.Error(), "local lane only") {
-		t.Errorf("New(velero on kind) = %v, want an error saying where it runs", err)
+	if _, err := New(Config{SUT: "velero", Lane: "existing"}); err == nil || !strings.Contains(err.Error(), "local and kind lanes") {
+		t.Errorf("New(velero on existing) = %v, want an error saying where it runs", err)
 	}
 	s, err := New(Config{SUT: "reference", Lane: "kind", RealKubelet: true, BackupPodImage: "mover:1"})
 	if err != nil || s.Name() != "reference" {

@@ -49,14 +49,23 @@ const veleroConcurrentBackups = 10
 // veleroImage is the backupPod image Velero's exposer copies from the node-agent DaemonSet.
 func veleroImage(version string) string { return "velero/velero:" + version }
 
-func newVelero(cfg Config) (*Velero, error) {
-	if cfg.Lane != "local" {
-		return nil, fmt.Errorf("sut velero: runs on the local lane only for now (lane %s: its images and install are not built yet)", cfg.Lane)
-	}
+// newVelero is Velero as the lane can run it: host processes on the local lane, installed into
+// the cluster on the kind lane.
+func newVelero(cfg Config) (SUT, error) {
 	v, err := toolchain.Versions()
 	if err != nil {
 		return nil, err
 	}
+	switch cfg.Lane {
+	case "local":
+		return newVeleroProcesses(cfg, v)
+	case "kind":
+		return newVeleroKind(cfg, v)
+	}
+	return nil, fmt.Errorf("sut velero: runs on the local and kind lanes (lane %s: a cluster's own Velero is not a system under test yet)", cfg.Lane)
+}
+
+func newVeleroProcesses(cfg Config, v map[string]string) (*Velero, error) {
 	bins := map[string]string{}
 	for _, b := range [][2]string{{"velero", "velero"}, {"velero-plugin-for-aws", "velero-plugin-for-aws"}, {"versitygw", "versitygw"}} {
 		p, err := toolchain.Binary(b[0], b[1])
@@ -85,9 +94,9 @@ func (v *Velero) Description() string {
 func (v *Velero) Versions() map[string]string { return v.versions }
 
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in the
-// backupPod, which on the local lane (kwok) never really runs.
+// backupPod, which on the local lane (kwok) never really runs (so nothing is there to restore).
 func (v *Velero) Properties() Properties {
-	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: false}
+	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: false, Restores: true}
 }
 
 // Start brings Velero up: the object store, the objects velero install makes, the server and the
@@ -235,12 +244,17 @@ func (v *Velero) LogFiles() []string {
 // TryConfigMap runs velero node-agent server against the ConfigMap: Velero reads it before it
 // starts anything, and exits on a ConfigMap it refuses.
 func (v *Velero) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
-	if err := os.MkdirAll(tmpDir(v.cfg), 0o755); err != nil {
+	return tryNodeAgent(ctx, v.cfg, v.bins["velero"], ns, name)
+}
+
+// tryNodeAgent runs velero node-agent server (bin) on the host against the ConfigMap.
+func tryNodeAgent(ctx context.Context, cfg Config, bin, ns, name string) (Refusal, error) {
+	if err := os.MkdirAll(tmpDir(cfg), 0o755); err != nil {
 		return Refusal{}, fmt.Errorf("sut velero: %w", err)
 	}
-	return tryStart(ctx, refusalDeadline, []string{v.bins["velero"], "node-agent", "server", "--kubeconfig", v.cfg.Kubeconfig, "--namespace", ns,
+	return tryStart(ctx, refusalDeadline, []string{bin, "node-agent", "server", "--kubeconfig", cfg.Kubeconfig, "--namespace", ns,
 		"--features=EnableCSI", "--node-agent-configmap", name, "--metrics-address", "127.0.0.1:0"},
-		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns, "TMPDIR=" + tmpDir(v.cfg)})
+		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns, "TMPDIR=" + tmpDir(cfg)})
 }
 
 // Stop ends the processes (last started first), deletes the objects it created and removes its

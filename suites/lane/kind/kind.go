@@ -398,6 +398,9 @@ func (l *Lane) collectVersions(ctx context.Context, v map[string]string) map[str
 // BackupPodImage is the image the system under test must give its backupPods.
 func (l *Lane) BackupPodImage() string { return l.images.DataMover }
 
+// ClusterName is the kind cluster's name (for kind load).
+func (l *Lane) ClusterName() string { return "bpvc-" + l.opts.Name }
+
 // Name is the lane's name.
 func (l *Lane) Name() string { return l.opts.Name }
 

@@ -1,0 +1,316 @@
+package sut
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
+	"github.com/backuppvc-conformance/harness/internal/logtail"
+	"github.com/backuppvc-conformance/harness/internal/toolchain"
+)
+
+// VeleroKind is the real Velero installed into a kind cluster the way velero install installs it:
+// its images (hack/kind/images.sh --velero) loaded into the node, the objects of `velero install`
+// (its own output, --dry-run -o json) created in the run's Velero namespace, and versitygw as the
+// object store inside the cluster behind a Service, so that the server, the node-agent and every
+// backupPod (kopia runs there) reach the same S3 URL. Its backupPods run Velero's own data mover.
+type VeleroKind struct {
+	cfg      Config
+	velero   string // the velero binary: velero install, and TryConfigMap's node-agent
+	images   veleroImages
+	versions map[string]string
+	created  []client.Object
+}
+
+var _ SUT = (*VeleroKind)(nil)
+
+// veleroImages are the tags hack/kind/images.sh --velero prints.
+type veleroImages struct {
+	Velero, Plugin, S3 string
+}
+
+func newVeleroKind(cfg Config, v map[string]string) (*VeleroKind, error) {
+	bin, err := toolchain.Binary("velero", "velero")
+	if err != nil {
+		return nil, fmt.Errorf("sut velero: %w", err)
+	}
+	return &VeleroKind{cfg: cfg, velero: bin, versions: map[string]string{
+		"velero (server, node-agent, data mover)": v["VELERO_VERSION"] + " (built from the Go module proxy, installed by its velero install)",
+		"velero-plugin-for-aws":                   v["VELERO_PLUGIN_FOR_AWS_VERSION"],
+		"versitygw (S3 object store)":             v["VERSITYGW_VERSION"],
+	}}, nil
+}
+
+// Name is "velero".
+func (v *VeleroKind) Name() string { return "velero" }
+
+// Description says what runs.
+func (v *VeleroKind) Description() string {
+	return fmt.Sprintf("Velero %s installed in the cluster as velero install does (server Deployment with velero-plugin-for-aws, node-agent DaemonSet, Velero's data mover in the backupPods, versitygw as the object store behind a Service)",
+		v.versions["velero (server, node-agent, data mover)"])
+}
+
+// Versions lists Velero's pieces and, once started, their images.
+func (v *VeleroKind) Versions() map[string]string { return v.versions }
+
+// Properties: Velero checks the prepare timeout once a minute; its own data mover runs in
+// backupPods that the kubelet really runs, and what it uploads a Restore brings back.
+func (v *VeleroKind) Properties() Properties {
+	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: true, Restores: true}
+}
+
+// Start builds (or finds) the images, loads them into the kind node, starts the object store,
+// installs Velero and waits until the BackupStorageLocation is Available, the server is ready and
+// every node-agent has started its controllers. A pod that crashes or cannot start its image
+// ends the wait at once, with the end of its log.
+func (v *VeleroKind) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(fmt.Errorf("sut velero: %w", err), v.Stop(context.Background()))
+		}
+	}()
+	if v.cfg.KindCluster == "" {
+		return errors.New("no kind cluster named in the configuration to load the images into")
+	}
+	for _, d := range []string{v.cfg.LogDir, v.cfg.WorkDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	if v.images, err = buildVeleroImages(ctx, filepath.Join(v.cfg.LogDir, "images.log")); err != nil {
+		return err
+	}
+	if err := loadImages(ctx, v.cfg.KindCluster, v.images.Velero, v.images.Plugin, v.images.S3); err != nil {
+		return err
+	}
+	v.versions["images"] = strings.Join([]string{v.images.Velero, v.images.Plugin, v.images.S3}, ", ")
+	c, err := v.client()
+	if err != nil {
+		return err
+	}
+	access, secret := randomHex(8), randomHex(16)
+	svc, err := v.createAll(ctx, c, objectStore(v.cfg.Namespace, v.images.S3, access, secret))
+	if err != nil {
+		return err
+	}
+	s3URL := fmt.Sprintf("http://%s:%d", svc.(*corev1.Service).Spec.ClusterIP, s3Port)
+	objs, err := veleroInstall(ctx, v.velero, v.cfg, v.images, s3URL, filepath.Join(v.cfg.WorkDir, "cloud-credentials"), awsCredentials(access, secret))
+	if err != nil {
+		return err
+	}
+	if _, err := v.createAll(ctx, c, objs); err != nil {
+		return err
+	}
+	cs, err := v.clientset()
+	if err != nil {
+		return err
+	}
+	pods := podWatch{c: c, cs: cs, ns: v.cfg.Namespace}
+	bsl := &velerov1.BackupStorageLocation{}
+	if err := pods.waitUntil(ctx, 2*time.Minute, "BackupStorageLocation "+defaultBSL+" to be Available", func(ctx context.Context) (bool, error) {
+		return c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: defaultBSL}, bsl) == nil && bsl.Status.Phase == velerov1.BackupStorageLocationPhaseAvailable, nil
+	}); err != nil {
+		return fmt.Errorf("%w (phase %q, %q); the server's log ends:\n%s\nversitygw's log ends:\n%s",
+			err, bsl.Status.Phase, bsl.Status.Message, pods.tail(ctx, "deploy=velero", 15), pods.tail(ctx, "app.kubernetes.io/name="+objectStoreName, 10))
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := pods.waitUntil(ctx, time.Minute, "every node-agent to start its controllers", func(ctx context.Context) (bool, error) {
+		if c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: nodeAgentDaemonSet}, ds) != nil ||
+			ds.Status.DesiredNumberScheduled == 0 || ds.Status.NumberReady != ds.Status.DesiredNumberScheduled {
+			return false, nil
+		}
+		return pods.allLogged(ctx, "name="+nodeAgentDaemonSet, "Controllers starting...")
+	}); err != nil {
+		return fmt.Errorf("%w (%d of %d node-agent pods ready); a node-agent's log ends:\n%s", err, ds.Status.NumberReady,
+			ds.Status.DesiredNumberScheduled, pods.tail(ctx, "name="+nodeAgentDaemonSet, 15))
+	}
+	v.versions["velero install took"] = time.Since(start).Round(time.Second).String()
+	return nil
+}
+
+// createAll creates objs in order, recording each for Stop; it returns the last one as the API
+// server returned it (the object store's Service, with its cluster IP).
+func (v *VeleroKind) createAll(ctx context.Context, c client.Client, objs []client.Object) (client.Object, error) {
+	var last client.Object
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return nil, fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
+		}
+		v.created = append(v.created, o)
+		last = o
+	}
+	return last, nil
+}
+
+func (v *VeleroKind) restConfig() (*kubernetes.Clientset, client.Client, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", v.cfg.Kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
+	return cs, c, err
+}
+
+func (v *VeleroKind) client() (client.Client, error) {
+	_, c, err := v.restConfig()
+	return c, err
+}
+
+func (v *VeleroKind) clientset() (*kubernetes.Clientset, error) {
+	cs, _, err := v.restConfig()
+	return cs, err
+}
+
+// Running reports Velero's pods (and the object store's) whose containers restarted or stopped.
+func (v *VeleroKind) Running() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, c, err := v.restConfig()
+	if err != nil {
+		return fmt.Errorf("sut velero: %w", err)
+	}
+	pods := podWatch{c: c, cs: cs, ns: v.cfg.Namespace}
+	var errs []error
+	for _, sel := range veleroPodSelectors {
+		if err := pods.crashed(ctx, sel, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// veleroPodSelectors select the long-running pods of an install: the server, the node-agents, the
+// object store (Velero's backupPods and maintenance jobs come and go).
+var veleroPodSelectors = []string{"deploy=velero", "name=" + nodeAgentDaemonSet, "app.kubernetes.io/name=" + objectStoreName}
+
+// LogFiles writes the current logs of the server, the node-agents and the object store into the
+// log folder and returns them.
+func (v *VeleroKind) LogFiles() []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, c, err := v.restConfig()
+	if err != nil {
+		return nil
+	}
+	files, _ := podWatch{c: c, cs: cs, ns: v.cfg.Namespace}.saveLogs(ctx, v.cfg.LogDir, veleroPodSelectors...)
+	return files
+}
+
+// TryConfigMap runs Velero's node-agent (the same binary as its image's) against the ConfigMap.
+func (v *VeleroKind) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
+	return tryNodeAgent(ctx, v.cfg, v.velero, ns, name)
+}
+
+// Stop saves Velero's logs, then deletes what Start created, last first, and its work folder.
+func (v *VeleroKind) Stop(ctx context.Context) error {
+	var errs []error
+	if len(v.created) > 0 {
+		cs, c, err := v.restConfig()
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			if _, err := (podWatch{c: c, cs: cs, ns: v.cfg.Namespace}).saveLogs(ctx, v.cfg.LogDir, veleroPodSelectors...); err != nil {
+				errs = append(errs, err)
+			}
+			for i := len(v.created) - 1; i >= 0; i-- {
+				if err := c.Delete(ctx, v.created[i], client.PropagationPolicy("Background")); err != nil && !apierrors.IsNotFound(err) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		v.created = nil
+	}
+	errs = append(errs, os.RemoveAll(v.cfg.WorkDir))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sut velero: stop: %w", err)
+	}
+	return nil
+}
+
+// buildVeleroImages runs hack/kind/images.sh --velero (which rebuilds nothing cached) and reads
+// the tags it prints; its progress goes to logPath.
+func buildVeleroImages(ctx context.Context, logPath string) (veleroImages, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return veleroImages{}, err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(toolchain.RepoRoot(), "hack", "kind", "images.sh"), "--velero")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, logf
+	if err := cmd.Run(); err != nil {
+		return veleroImages{}, fmt.Errorf("hack/kind/images.sh --velero: %w; its log %s ends:\n%s", err, logPath, logtail.Tail(logPath, 15))
+	}
+	var im veleroImages
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		k, val, _ := strings.Cut(sc.Text(), "=")
+		switch k {
+		case "VELERO_IMAGE":
+			im.Velero = val
+		case "VELERO_PLUGIN_IMAGE":
+			im.Plugin = val
+		case "VERSITYGW_IMAGE":
+			im.S3 = val
+		}
+	}
+	if im.Velero == "" || im.Plugin == "" || im.S3 == "" {
+		return im, fmt.Errorf("hack/kind/images.sh --velero printed no tags (%q)", out.String())
+	}
+	return im, nil
+}
+
+// loadImages loads images into the kind cluster's node (kind load: nothing is pulled).
+func loadImages(ctx context.Context, cluster string, images ...string) error {
+	kind, err := toolchain.Binary("kind", "kind")
+	if err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, kind, append([]string{"load", "docker-image", "--name", cluster}, images...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kind load docker-image %s: %v: %s", strings.Join(images, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// pollStep is how often Start looks at the cluster.
+const pollStep = time.Second
+
+// waitUntil polls cond until it holds, and fails at once when one of Velero's pods crashed or
+// cannot start.
+func (p podWatch) waitUntil(ctx context.Context, timeout time.Duration, what string, cond wait.ConditionWithContextFunc) error {
+	err := wait.PollUntilContextTimeout(ctx, pollStep, timeout, true, func(ctx context.Context) (bool, error) {
+		for _, sel := range veleroPodSelectors {
+			if err := p.crashed(ctx, sel, false); err != nil {
+				return false, err
+			}
+		}
+		return cond(ctx)
+	})
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || wait.Interrupted(err)) {
+		return fmt.Errorf("waited %v for %s", timeout, what)
+	}
+	return err
+}
