@@ -10,8 +10,10 @@ import (
 )
 
 // WriteDifferential renders the verdicts of one run per system under test and lane, with the same
-// driver, as one table, spec by system (named with its lane when the runs span lanes). Where they disagree (different verdicts, a spec one of
-// them did not run) is listed first, as findings; then each system's own findings; then the table.
+// driver, as one table, spec by system (named with its lane when the runs span lanes). Where the
+// systems disagree on one lane (different verdicts, a spec one of them did not run) is listed
+// first, as findings, then, for a system run on several lanes, where its verdicts differ between
+// them; then each system's own findings; then the table.
 func WriteDifferential(w io.Writer, runs []Results) error {
 	if len(runs) < 2 {
 		return fmt.Errorf("report: a differential table needs the results of two systems under test or more, got %d", len(runs))
@@ -19,11 +21,13 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	var b strings.Builder
 	names := make([]string, len(runs))
 	bySUT := make([]map[string]SpecResult, len(runs))
-	var specs []string
-	var lanes []string
+	var specs, lanes, suts []string
 	for _, r := range runs {
 		if !slices.Contains(lanes, r.Lane) {
 			lanes = append(lanes, r.Lane)
+		}
+		if !slices.Contains(suts, r.SUT) {
+			suts = append(suts, r.SUT)
 		}
 	}
 	for i, r := range runs {
@@ -40,29 +44,33 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 		}
 	}
 	slices.Sort(specs)
-
-	var disagreements, differences []string
-	for _, spec := range specs {
-		verdicts := make([]string, len(runs))
-		for i := range runs {
-			verdicts[i] = verdictOf(bySUT[i], spec)
-		}
-		if len(slices.Compact(slices.Clone(verdicts))) == 1 {
-			if d := evidenceDifference(runs, names, bySUT, spec); d != "" {
-				differences = append(differences, d)
-			}
+	d := differ{runs: runs, names: names, bySUT: bySUT, specs: specs}
+	// Systems compared on one lane: verdicts and evidence; one system across lanes: verdicts only
+	// (the evidence of a lane with a data path differs from one without by design).
+	type section struct {
+		title                      string
+		disagreements, differences []string
+	}
+	var sections []section
+	for _, lane := range lanes {
+		idx := d.where(func(r Results) bool { return r.Lane == lane })
+		if len(idx) < 2 {
 			continue
 		}
-		var parts []string
-		for i := range runs {
-			s, ok := bySUT[i][spec]
-			detail := verdicts[i]
-			if ok && s.Reason != "" {
-				detail += ": " + s.Reason
-			}
-			parts = append(parts, fmt.Sprintf("%s %s", names[i], detail))
+		title := "Disagreements"
+		if len(lanes) > 1 {
+			title = "Disagreements on the " + lane + " lane"
 		}
-		disagreements = append(disagreements, fmt.Sprintf("- **%s**: %s", spec, strings.Join(parts, "; ")))
+		dis, diff := d.compare(idx, true)
+		sections = append(sections, section{title, dis, diff})
+	}
+	if len(lanes) > 1 {
+		for _, sut := range suts {
+			if idx := d.where(func(r Results) bool { return r.SUT == sut }); len(idx) > 1 {
+				dis, _ := d.compare(idx, false)
+				sections = append(sections, section{title: sut + ": verdicts that differ between lanes", disagreements: dis})
+			}
+		}
 	}
 
 	fmt.Fprintf(&b, "# Differential conformance: %s\n\n", strings.Join(names, " vs "))
@@ -77,13 +85,15 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 		}
 		fmt.Fprintf(&b, "| %s | %d passed, %d failed, %d skipped | %s |\n", who, p, f, s, r.Duration.Round(time.Millisecond))
 	}
-	if len(disagreements) == 0 {
-		b.WriteString("\n## Disagreements\n\nNone: every spec has the same verdict for every system under test.\n")
-	} else {
-		fmt.Fprintf(&b, "\n## Disagreements (%d)\n\n%s\n", len(disagreements), strings.Join(disagreements, "\n"))
-	}
-	if len(differences) > 0 {
-		fmt.Fprintf(&b, "\n## Same verdict, different evidence (%d)\n\nRun-specific names, sizes and durations left out.\n\n%s\n", len(differences), strings.Join(differences, "\n"))
+	for _, sec := range sections {
+		if len(sec.disagreements) == 0 {
+			fmt.Fprintf(&b, "\n## %s\n\nNone: every spec has the same verdict.\n", sec.title)
+		} else {
+			fmt.Fprintf(&b, "\n## %s (%d)\n\n%s\n", sec.title, len(sec.disagreements), strings.Join(sec.disagreements, "\n"))
+		}
+		if len(sec.differences) > 0 {
+			fmt.Fprintf(&b, "\n## Same verdict, different evidence (%d)\n\nRun-specific names, sizes and durations left out.\n\n%s\n", len(sec.differences), strings.Join(sec.differences, "\n"))
+		}
 	}
 	for i, r := range runs {
 		if findings := groupedFindings(r); len(findings) > 0 {
@@ -102,14 +112,61 @@ func WriteDifferential(w io.Writer, runs []Results) error {
 	return err
 }
 
-// evidenceDifference says how the evidence of one spec differs between the systems once what
+// differ compares runs spec by spec.
+type differ struct {
+	runs  []Results
+	names []string
+	bySUT []map[string]SpecResult
+	specs []string
+}
+
+// where are the indexes of the runs keep selects.
+func (d differ) where(keep func(Results) bool) []int {
+	var idx []int
+	for i, r := range d.runs {
+		if keep(r) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// compare lists the specs whose verdicts differ among the runs idx and, with evidence, the specs
+// of one verdict whose evidence differs.
+func (d differ) compare(idx []int, evidence bool) (disagreements, differences []string) {
+	for _, spec := range d.specs {
+		verdicts := make([]string, 0, len(idx))
+		for _, i := range idx {
+			verdicts = append(verdicts, verdictOf(d.bySUT[i], spec))
+		}
+		if len(slices.Compact(slices.Clone(verdicts))) == 1 {
+			if diff := d.evidenceDifference(idx, spec); evidence && diff != "" {
+				differences = append(differences, diff)
+			}
+			continue
+		}
+		var parts []string
+		for k, i := range idx {
+			s, ok := d.bySUT[i][spec]
+			detail := verdicts[k]
+			if ok && s.Reason != "" {
+				detail += ": " + s.Reason
+			}
+			parts = append(parts, fmt.Sprintf("%s %s", d.names[i], detail))
+		}
+		disagreements = append(disagreements, fmt.Sprintf("- **%s**: %s", spec, strings.Join(parts, "; ")))
+	}
+	return disagreements, differences
+}
+
+// evidenceDifference says how the evidence of one spec differs between the runs idx once what
 // differs from run to run anyway is left out; "" when it does not.
-func evidenceDifference(runs []Results, names []string, bySUT []map[string]SpecResult, spec string) string {
+func (d differ) evidenceDifference(idx []int, spec string) string {
 	var parts, seen []string
-	for i, r := range runs {
-		e := r.normalize(strings.Join(bySUT[i][spec].Evidence, "; "))
+	for _, i := range idx {
+		e := d.runs[i].normalize(strings.Join(d.bySUT[i][spec].Evidence, "; "))
 		seen = append(seen, e)
-		parts = append(parts, fmt.Sprintf("%s: %s", names[i], e))
+		parts = append(parts, fmt.Sprintf("%s: %s", d.names[i], e))
 	}
 	if len(slices.Compact(seen)) == 1 {
 		return ""

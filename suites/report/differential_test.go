@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,13 +64,16 @@ func TestWriteDifferential(t *testing.T) {
 	// Runs on two lanes: each column names its lane.
 	kind := velero
 	kind.Lane = "kind"
+	kind.Specs = slices.Clone(velero.Specs)
+	kind.Specs[2] = SpecResult{Name: "c", Verdict: "passed", Evidence: []string{"the kubelet ran it"}}
 	b.Reset()
 	if err := WriteDifferential(&b, []Results{ref, velero, kind}); err != nil {
 		t.Fatal(err)
 	}
 	out = b.String()
 	for _, want := range []string{"on the local and kind lanes", "| spec | reference on local | velero on local | velero on kind |",
-		"- **b**: reference on local passed; velero on local failed: DataUpload ended Failed; velero on kind failed"} {
+		"## Disagreements on the local lane (2)\n\n- **b**: reference on local passed; velero on local failed: DataUpload ended Failed\n",
+		"## velero: verdicts that differ between lanes (1)\n\n- **c**: velero on local skipped: needs a kubelet; velero on kind passed\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("differential of two lanes lacks %q:\n%s", want, out)
 		}

@@ -18,7 +18,7 @@ import (
 // podWatch looks at the pods of a system that runs inside the cluster: their states and logs.
 type podWatch struct {
 	c  client.Client
-	cs *kubernetes.Clientset
+	cs kubernetes.Interface
 	ns string
 }
 

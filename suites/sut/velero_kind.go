@@ -67,7 +67,7 @@ func (v *VeleroKind) Description() string {
 		v.versions["velero (server, node-agent, data mover)"])
 }
 
-// Versions lists Velero's pieces and, once started, their images.
+// Versions lists Velero's pieces.
 func (v *VeleroKind) Versions() map[string]string { return v.versions }
 
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in
@@ -94,15 +94,13 @@ func (v *VeleroKind) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	start := time.Now()
 	if v.images, err = buildVeleroImages(ctx, filepath.Join(v.cfg.LogDir, "images.log")); err != nil {
 		return err
 	}
 	if err := loadImages(ctx, v.cfg.KindCluster, v.images.Velero, v.images.Plugin, v.images.S3); err != nil {
 		return err
 	}
-	v.versions["images"] = strings.Join([]string{v.images.Velero, v.images.Plugin, v.images.S3}, ", ")
-	c, err := v.client()
+	c, pods, err := v.connect()
 	if err != nil {
 		return err
 	}
@@ -119,11 +117,6 @@ func (v *VeleroKind) Start(ctx context.Context) (err error) {
 	if _, err := v.createAll(ctx, c, objs); err != nil {
 		return err
 	}
-	cs, err := v.clientset()
-	if err != nil {
-		return err
-	}
-	pods := podWatch{c: c, cs: cs, ns: v.cfg.Namespace}
 	bsl := &velerov1.BackupStorageLocation{}
 	if err := pods.waitUntil(ctx, 2*time.Minute, "BackupStorageLocation "+defaultBSL+" to be Available", func(ctx context.Context) (bool, error) {
 		return c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: defaultBSL}, bsl) == nil && bsl.Status.Phase == velerov1.BackupStorageLocationPhaseAvailable, nil
@@ -142,7 +135,6 @@ func (v *VeleroKind) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("%w (%d of %d node-agent pods ready); a node-agent's log ends:\n%s", err, ds.Status.NumberReady,
 			ds.Status.DesiredNumberScheduled, pods.tail(ctx, "name="+nodeAgentDaemonSet, 15))
 	}
-	v.versions["velero install took"] = time.Since(start).Round(time.Second).String()
 	return nil
 }
 
@@ -160,38 +152,28 @@ func (v *VeleroKind) createAll(ctx context.Context, c client.Client, objs []clie
 	return last, nil
 }
 
-func (v *VeleroKind) restConfig() (*kubernetes.Clientset, client.Client, error) {
+// connect gives a client of the cluster and a podWatch of the Velero namespace.
+func (v *VeleroKind) connect() (client.Client, podWatch, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", v.cfg.Kubeconfig)
 	if err != nil {
-		return nil, nil, err
+		return nil, podWatch{}, err
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, podWatch{}, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
-	return cs, c, err
-}
-
-func (v *VeleroKind) client() (client.Client, error) {
-	_, c, err := v.restConfig()
-	return c, err
-}
-
-func (v *VeleroKind) clientset() (*kubernetes.Clientset, error) {
-	cs, _, err := v.restConfig()
-	return cs, err
+	return c, podWatch{c: c, cs: cs, ns: v.cfg.Namespace}, err
 }
 
 // Running reports Velero's pods (and the object store's) whose containers restarted or stopped.
 func (v *VeleroKind) Running() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cs, c, err := v.restConfig()
+	_, pods, err := v.connect()
 	if err != nil {
 		return fmt.Errorf("sut velero: %w", err)
 	}
-	pods := podWatch{c: c, cs: cs, ns: v.cfg.Namespace}
 	var errs []error
 	for _, sel := range veleroPodSelectors {
 		if err := pods.crashed(ctx, sel, true); err != nil {
@@ -210,11 +192,11 @@ var veleroPodSelectors = []string{"deploy=velero", "name=" + nodeAgentDaemonSet,
 func (v *VeleroKind) LogFiles() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cs, c, err := v.restConfig()
+	_, pods, err := v.connect()
 	if err != nil {
 		return nil
 	}
-	files, _ := podWatch{c: c, cs: cs, ns: v.cfg.Namespace}.saveLogs(ctx, v.cfg.LogDir, veleroPodSelectors...)
+	files, _ := pods.saveLogs(ctx, v.cfg.LogDir, veleroPodSelectors...)
 	return files
 }
 
@@ -227,11 +209,11 @@ func (v *VeleroKind) TryConfigMap(ctx context.Context, ns, name string) (Refusal
 func (v *VeleroKind) Stop(ctx context.Context) error {
 	var errs []error
 	if len(v.created) > 0 {
-		cs, c, err := v.restConfig()
+		c, pods, err := v.connect()
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			if _, err := (podWatch{c: c, cs: cs, ns: v.cfg.Namespace}).saveLogs(ctx, v.cfg.LogDir, veleroPodSelectors...); err != nil {
+			if _, err := pods.saveLogs(ctx, v.cfg.LogDir, veleroPodSelectors...); err != nil {
 				errs = append(errs, err)
 			}
 			for i := len(v.created) - 1; i >= 0; i-- {
