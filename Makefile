@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 ARTIFACTS ?= $(CURDIR)/artifacts
 export BACKUPPVC_CACHE ?= $(HOME)/.cache/backuppvc-conformance
 
-.PHONY: all build test test-kind unit fuzz vet fmt-check lint tools tools-velero cluster-up cluster-down e2e e2e-one bench clean
+.PHONY: all build test test-kind test-kind-faults unit fuzz vet fmt-check lint tools tools-velero cluster-up cluster-down e2e e2e-one bench clean
 
 all: build
 
@@ -102,8 +102,14 @@ e2e-one:
 ## own data mover), reports under $(ARTIFACTS)/kind/<sut>, their differential table in
 ## $(ARTIFACTS)/kind/differential.md
 KIND_SUT ?= reference,velero
-test-kind:
+test-kind: $(if $(filter velero,$(subst $(comma), ,$(KIND_SUT))),test-kind-faults)
 	$(MAKE) e2e LANE=kind DRIVER=emulator KIND_IMAGES=offline SUT=$(KIND_SUT) ARTIFACTS=$(ARTIFACTS)/kind
+
+## test-kind-faults: Velero installed into a kind cluster with one piece broken at a time (a
+## node-agent in CrashLoopBackOff, an image the node lacks, an unreachable object store): the start
+## must fail at once, naming it, and leave nothing of the install
+test-kind-faults: tools tools-velero
+	KIND_IMAGES=offline hack/kind/with-docker.sh env BACKUPPVC_KIND=1 $(GO) test -count=1 -v -run TestKindVeleroFaults ./suites/sut/
 
 ## lint: the GitHub Actions workflow, with actionlint built from the Go module proxy
 ACTIONLINT_VERSION ?= v1.7.12

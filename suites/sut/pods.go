@@ -1,12 +1,15 @@
 package sut
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -75,13 +78,37 @@ func isInit(pod corev1.Pod, name string) bool {
 	return false
 }
 
-// podTail is the last lines of a container's log (its previous run's, when it restarted).
+// podTail is the last lines of a container's log: its previous run's, when it restarted, else (or
+// when the kubelet cannot give that one yet) the current run's, retried for a few seconds while
+// the kubelet has neither.
 func (p podWatch) podTail(ctx context.Context, pod, container string, previous bool, lines int64) string {
-	data, err := p.cs.CoreV1().Pods(p.ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: previous, TailLines: ptr.To(lines)}).DoRaw(ctx)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
+	var last error
+	for range 5 {
+		for _, prev := range []bool{previous, false} {
+			data, err := p.cs.CoreV1().Pods(p.ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: prev, TailLines: ptr.To(lines)}).DoRaw(ctx)
+			// The kubelet answers with this text, not an error, when the log file has gone: here it
+			// keeps only a container's latest run's (a restarted one's previous log is removed).
+			if err == nil && bytes.HasPrefix(data, []byte("unable to retrieve container logs")) {
+				err = errors.New(string(data))
+			}
+			if err == nil && len(data) > 0 {
+				return strings.TrimRight(string(data), "\n")
+			}
+			last = err
+			if !previous {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "(no log: " + ctx.Err().Error() + ")"
+		case <-time.After(time.Second):
+		}
 	}
-	return strings.TrimRight(string(data), "\n")
+	if last == nil {
+		return "(its log is empty)"
+	}
+	return "(no log: " + last.Error() + ")"
 }
 
 // tail is the end of the log of the first pod of selector.

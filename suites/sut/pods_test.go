@@ -43,7 +43,7 @@ func TestPodWatchCrashed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Labels: map[string]string{"deploy": "velero"}},
-				Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "plugin"}}, Containers: []corev1.Container{{Name: "velero"}}},
+				Spec:   corev1.PodSpec{InitContainers: []corev1.Container{{Name: "plugin"}}, Containers: []corev1.Container{{Name: "velero"}}},
 				Status: corev1.PodStatus{InitContainerStatuses: tt.init, ContainerStatuses: tt.main}}
 			other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "other"},
 				Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "x", State: waiting("CrashLoopBackOff")}}}}

@@ -37,6 +37,8 @@ type VeleroKind struct {
 	images   veleroImages
 	versions map[string]string
 	created  []client.Object
+	// patch, when set, changes each object before it is created (the fault tests break one).
+	patch func(client.Object)
 }
 
 var _ SUT = (*VeleroKind)(nil)
@@ -109,6 +111,14 @@ func (v *VeleroKind) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// Velero validates a BackupStorageLocation when it starts, then once a minute: the store answers
+	// first.
+	store := &appsv1.Deployment{}
+	if err := pods.waitUntil(ctx, time.Minute, "the object store to be ready", func(ctx context.Context) (bool, error) {
+		return c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: objectStoreName}, store) == nil && store.Status.ReadyReplicas == 1, nil
+	}, func() string { return "; versitygw's log ends:\n" + pods.tail(ctx, objectStoreSelector, 10) }); err != nil {
+		return err
+	}
 	s3URL := fmt.Sprintf("http://%s:%d", svc.(*corev1.Service).Spec.ClusterIP, s3Port)
 	objs, err := veleroInstall(ctx, v.velero, v.cfg, v.images, s3URL, filepath.Join(v.cfg.WorkDir, "cloud-credentials"), awsCredentials(access, secret))
 	if err != nil {
@@ -118,24 +128,32 @@ func (v *VeleroKind) Start(ctx context.Context) (err error) {
 		return err
 	}
 	bsl := &velerov1.BackupStorageLocation{}
+	// The store answers, so Unavailable is Velero's verdict on it, kept for a minute: fail at once.
 	if err := pods.waitUntil(ctx, 2*time.Minute, "BackupStorageLocation "+defaultBSL+" to be Available", func(ctx context.Context) (bool, error) {
-		return c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: defaultBSL}, bsl) == nil && bsl.Status.Phase == velerov1.BackupStorageLocationPhaseAvailable, nil
+		if c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: defaultBSL}, bsl) != nil {
+			return false, nil
+		}
+		if bsl.Status.Phase == velerov1.BackupStorageLocationPhaseUnavailable {
+			return false, fmt.Errorf("BackupStorageLocation %s is Unavailable: %s; the server's log ends:\n%s", defaultBSL, bsl.Status.Message, pods.tail(ctx, serverSelector, 10))
+		}
+		return bsl.Status.Phase == velerov1.BackupStorageLocationPhaseAvailable, nil
+	}, func() string {
+		return fmt.Sprintf(" (phase %q, %q); the server's log ends:\n%s\nversitygw's log ends:\n%s", bsl.Status.Phase, bsl.Status.Message,
+			pods.tail(ctx, serverSelector, 15), pods.tail(ctx, objectStoreSelector, 10))
 	}); err != nil {
-		return fmt.Errorf("%w (phase %q, %q); the server's log ends:\n%s\nversitygw's log ends:\n%s",
-			err, bsl.Status.Phase, bsl.Status.Message, pods.tail(ctx, "deploy=velero", 15), pods.tail(ctx, "app.kubernetes.io/name="+objectStoreName, 10))
+		return err
 	}
 	ds := &appsv1.DaemonSet{}
-	if err := pods.waitUntil(ctx, time.Minute, "every node-agent to start its controllers", func(ctx context.Context) (bool, error) {
+	return pods.waitUntil(ctx, time.Minute, "every node-agent to start its controllers", func(ctx context.Context) (bool, error) {
 		if c.Get(ctx, client.ObjectKey{Namespace: v.cfg.Namespace, Name: nodeAgentDaemonSet}, ds) != nil ||
 			ds.Status.DesiredNumberScheduled == 0 || ds.Status.NumberReady != ds.Status.DesiredNumberScheduled {
 			return false, nil
 		}
-		return pods.allLogged(ctx, "name="+nodeAgentDaemonSet, "Controllers starting...")
-	}); err != nil {
-		return fmt.Errorf("%w (%d of %d node-agent pods ready); a node-agent's log ends:\n%s", err, ds.Status.NumberReady,
-			ds.Status.DesiredNumberScheduled, pods.tail(ctx, "name="+nodeAgentDaemonSet, 15))
-	}
-	return nil
+		return pods.allLogged(ctx, nodeAgentSelector, "Controllers starting...")
+	}, func() string {
+		return fmt.Sprintf(" (%d of %d node-agent pods ready); a node-agent's log ends:\n%s", ds.Status.NumberReady,
+			ds.Status.DesiredNumberScheduled, pods.tail(ctx, nodeAgentSelector, 15))
+	})
 }
 
 // createAll creates objs in order, recording each for Stop; it returns the last one as the API
@@ -143,6 +161,9 @@ func (v *VeleroKind) Start(ctx context.Context) (err error) {
 func (v *VeleroKind) createAll(ctx context.Context, c client.Client, objs []client.Object) (client.Object, error) {
 	var last client.Object
 	for _, o := range objs {
+		if v.patch != nil {
+			v.patch(o)
+		}
 		if err := c.Create(ctx, o); err != nil {
 			return nil, fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
 		}
@@ -185,7 +206,13 @@ func (v *VeleroKind) Running() error {
 
 // veleroPodSelectors select the long-running pods of an install: the server, the node-agents, the
 // object store (Velero's backupPods and maintenance jobs come and go).
-var veleroPodSelectors = []string{"deploy=velero", "name=" + nodeAgentDaemonSet, "app.kubernetes.io/name=" + objectStoreName}
+var veleroPodSelectors = []string{serverSelector, nodeAgentSelector, objectStoreSelector}
+
+const (
+	serverSelector      = "deploy=velero"
+	nodeAgentSelector   = "name=" + nodeAgentDaemonSet
+	objectStoreSelector = "app.kubernetes.io/name=" + objectStoreName
+)
 
 // LogFiles writes the current logs of the server, the node-agents and the object store into the
 // log folder and returns them.
@@ -281,8 +308,8 @@ func loadImages(ctx context.Context, cluster string, images ...string) error {
 const pollStep = time.Second
 
 // waitUntil polls cond until it holds, and fails at once when one of Velero's pods crashed or
-// cannot start.
-func (p podWatch) waitUntil(ctx context.Context, timeout time.Duration, what string, cond wait.ConditionWithContextFunc) error {
+// cannot start, or cond fails; on timeout the error says what it waited for, then onTimeout().
+func (p podWatch) waitUntil(ctx context.Context, timeout time.Duration, what string, cond wait.ConditionWithContextFunc, onTimeout func() string) error {
 	err := wait.PollUntilContextTimeout(ctx, pollStep, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, sel := range veleroPodSelectors {
 			if err := p.crashed(ctx, sel, false); err != nil {
@@ -292,7 +319,7 @@ func (p podWatch) waitUntil(ctx context.Context, timeout time.Duration, what str
 		return cond(ctx)
 	})
 	if err != nil && (errors.Is(err, context.DeadlineExceeded) || wait.Interrupted(err)) {
-		return fmt.Errorf("waited %v for %s", timeout, what)
+		return fmt.Errorf("waited %v for %s%s", timeout, what, onTimeout())
 	}
 	return err
 }
