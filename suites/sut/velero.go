@@ -29,15 +29,52 @@ import (
 // 127.0.0.1, velero server with the aws plugin, and one velero node-agent server per node (only
 // the node-agent of the backupPod's node carries a DataUpload past Accepted).
 type Velero struct {
-	cfg      Config
-	version  string
-	bins     map[string]string
-	procs    []*proc.Process
-	created  []client.Object
-	versions map[string]string
+	veleroCommon
+	bins    map[string]string
+	procs   []*proc.Process
+	created []client.Object
 }
 
 var _ SUT = (*Velero)(nil)
+
+// veleroCommon is what every way of running Velero shares: the run's configuration, the pinned
+// velero binary (on the host its node-agent judges ConfigMaps), the versions for the report.
+type veleroCommon struct {
+	cfg      Config
+	velero   string
+	version  string
+	versions map[string]string
+}
+
+// newVeleroCommon finds the velero binary; how says how this Velero was built and runs.
+func newVeleroCommon(cfg Config, v map[string]string, how string) (veleroCommon, error) {
+	bin, err := toolchain.Binary("velero", "velero")
+	if err != nil {
+		return veleroCommon{}, fmt.Errorf("sut velero: %w", err)
+	}
+	return veleroCommon{cfg: cfg, velero: bin, version: v["VELERO_VERSION"], versions: map[string]string{
+		"velero":                      v["VELERO_VERSION"] + " (" + how + ")",
+		"velero-plugin-for-aws":       v["VELERO_PLUGIN_FOR_AWS_VERSION"],
+		"versitygw (S3 object store)": v["VERSITYGW_VERSION"],
+	}}, nil
+}
+
+// Name is "velero".
+func (v *veleroCommon) Name() string { return "velero" }
+
+// Versions lists Velero's pieces.
+func (v *veleroCommon) Versions() map[string]string { return v.versions }
+
+// TryConfigMap runs velero node-agent server on the host against the ConfigMap: Velero reads it
+// before it starts anything, and exits on a ConfigMap it refuses.
+func (v *veleroCommon) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
+	if err := os.MkdirAll(tmpDir(v.cfg), 0o755); err != nil {
+		return Refusal{}, fmt.Errorf("sut velero: %w", err)
+	}
+	return tryStart(ctx, refusalDeadline, []string{v.velero, "node-agent", "server", "--kubeconfig", v.cfg.Kubeconfig, "--namespace", ns,
+		"--features=EnableCSI", "--node-agent-configmap", name, "--metrics-address", "127.0.0.1:0"},
+		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns, "TMPDIR=" + tmpDir(v.cfg)})
+}
 
 // veleroCheckInterval is Velero v1.18.3's preparingMonitorFrequency: it looks at Accepted
 // DataUploads once a minute (pkg/controller/data_upload_controller.go).
@@ -66,32 +103,26 @@ func newVelero(cfg Config) (SUT, error) {
 }
 
 func newVeleroProcesses(cfg Config, v map[string]string) (*Velero, error) {
-	bins := map[string]string{}
-	for _, b := range [][2]string{{"velero", "velero"}, {"velero-plugin-for-aws", "velero-plugin-for-aws"}, {"versitygw", "versitygw"}} {
-		p, err := toolchain.Binary(b[0], b[1])
+	common, err := newVeleroCommon(cfg, v, "built from the Go module proxy")
+	if err != nil {
+		return nil, err
+	}
+	bins := map[string]string{"velero": common.velero}
+	for _, b := range []string{"velero-plugin-for-aws", "versitygw"} {
+		p, err := toolchain.Binary(b, b)
 		if err != nil {
 			return nil, fmt.Errorf("sut velero: %w", err)
 		}
-		bins[b[1]] = p
+		bins[b] = p
 	}
-	return &Velero{cfg: cfg, bins: bins, version: v["VELERO_VERSION"], versions: map[string]string{
-		"velero (server, node-agent)": v["VELERO_VERSION"] + " (built from the Go module proxy)",
-		"velero-plugin-for-aws":       v["VELERO_PLUGIN_FOR_AWS_VERSION"],
-		"versitygw (S3 object store)": v["VERSITYGW_VERSION"],
-	}}, nil
+	return &Velero{veleroCommon: common, bins: bins}, nil
 }
-
-// Name is "velero".
-func (v *Velero) Name() string { return "velero" }
 
 // Description says what runs.
 func (v *Velero) Description() string {
 	return fmt.Sprintf("Velero %s (server, one node-agent per node, velero-plugin-for-aws, versitygw as the object store; host processes)",
-		v.versions["velero (server, node-agent)"])
+		v.versions["velero"])
 }
-
-// Versions lists Velero's pieces.
-func (v *Velero) Versions() map[string]string { return v.versions }
 
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in the
 // backupPod, which on the local lane (kwok) never really runs (so nothing is there to restore).
@@ -239,22 +270,6 @@ func (v *Velero) Running() error {
 func (v *Velero) LogFiles() []string {
 	files, _ := filepath.Glob(filepath.Join(v.cfg.LogDir, "velero-*.log"))
 	return files
-}
-
-// TryConfigMap runs velero node-agent server against the ConfigMap: Velero reads it before it
-// starts anything, and exits on a ConfigMap it refuses.
-func (v *Velero) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
-	return tryNodeAgent(ctx, v.cfg, v.bins["velero"], ns, name)
-}
-
-// tryNodeAgent runs velero node-agent server (bin) on the host against the ConfigMap.
-func tryNodeAgent(ctx context.Context, cfg Config, bin, ns, name string) (Refusal, error) {
-	if err := os.MkdirAll(tmpDir(cfg), 0o755); err != nil {
-		return Refusal{}, fmt.Errorf("sut velero: %w", err)
-	}
-	return tryStart(ctx, refusalDeadline, []string{bin, "node-agent", "server", "--kubeconfig", cfg.Kubeconfig, "--namespace", ns,
-		"--features=EnableCSI", "--node-agent-configmap", name, "--metrics-address", "127.0.0.1:0"},
-		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns, "TMPDIR=" + tmpDir(cfg)})
 }
 
 // Stop ends the processes (last started first), deletes the objects it created and removes its

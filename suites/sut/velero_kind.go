@@ -1,8 +1,6 @@
 package sut
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/internal/kubescheme"
-	"github.com/backuppvc-conformance/harness/internal/logtail"
+	"github.com/backuppvc-conformance/harness/internal/kindscript"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
@@ -32,11 +30,9 @@ import (
 // object store inside the cluster behind a Service, so that the server, the node-agent and every
 // backupPod (kopia runs there) reach the same S3 URL. Its backupPods run Velero's own data mover.
 type VeleroKind struct {
-	cfg      Config
-	velero   string // the velero binary: velero install, and TryConfigMap's node-agent
-	images   veleroImages
-	versions map[string]string
-	created  []client.Object
+	veleroCommon // its velero binary runs velero install, and TryConfigMap's node-agent
+	images       veleroImages
+	created      []client.Object
 	// patch, when set, changes each object before it is created (the fault tests break one).
 	patch func(client.Object)
 }
@@ -49,28 +45,18 @@ type veleroImages struct {
 }
 
 func newVeleroKind(cfg Config, v map[string]string) (*VeleroKind, error) {
-	bin, err := toolchain.Binary("velero", "velero")
+	common, err := newVeleroCommon(cfg, v, "built from the Go module proxy, installed by its velero install")
 	if err != nil {
-		return nil, fmt.Errorf("sut velero: %w", err)
+		return nil, err
 	}
-	return &VeleroKind{cfg: cfg, velero: bin, versions: map[string]string{
-		"velero (server, node-agent, data mover)": v["VELERO_VERSION"] + " (built from the Go module proxy, installed by its velero install)",
-		"velero-plugin-for-aws":                   v["VELERO_PLUGIN_FOR_AWS_VERSION"],
-		"versitygw (S3 object store)":             v["VERSITYGW_VERSION"],
-	}}, nil
+	return &VeleroKind{veleroCommon: common}, nil
 }
-
-// Name is "velero".
-func (v *VeleroKind) Name() string { return "velero" }
 
 // Description says what runs.
 func (v *VeleroKind) Description() string {
-	return fmt.Sprintf("Velero %s installed in the cluster as velero install does (server Deployment with velero-plugin-for-aws, node-agent DaemonSet, Velero's data mover in the backupPods, versitygw as the object store behind a Service)",
-		v.versions["velero (server, node-agent, data mover)"])
+	return fmt.Sprintf("Velero %s in the cluster as velero install puts it (server Deployment with velero-plugin-for-aws, node-agent DaemonSet, Velero's data mover in the backupPods, versitygw as the object store behind a Service)",
+		v.versions["velero"])
 }
-
-// Versions lists Velero's pieces.
-func (v *VeleroKind) Versions() map[string]string { return v.versions }
 
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in
 // backupPods that the kubelet really runs, and what it uploads a Restore brings back.
@@ -227,11 +213,6 @@ func (v *VeleroKind) LogFiles() []string {
 	return files
 }
 
-// TryConfigMap runs Velero's node-agent (the same binary as its image's) against the ConfigMap.
-func (v *VeleroKind) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
-	return tryNodeAgent(ctx, v.cfg, v.velero, ns, name)
-}
-
 // Stop saves Velero's logs, then deletes what Start created, last first, and its work folder.
 func (v *VeleroKind) Stop(ctx context.Context) error {
 	var errs []error
@@ -261,32 +242,14 @@ func (v *VeleroKind) Stop(ctx context.Context) error {
 // buildVeleroImages runs hack/kind/images.sh --velero (which rebuilds nothing cached) and reads
 // the tags it prints; its progress goes to logPath.
 func buildVeleroImages(ctx context.Context, logPath string) (veleroImages, error) {
-	logf, err := os.Create(logPath)
+	out, err := kindscript.Run(ctx, logPath, nil, "images.sh", "--velero")
 	if err != nil {
 		return veleroImages{}, err
 	}
-	defer logf.Close()
-	cmd := exec.CommandContext(ctx, filepath.Join(toolchain.RepoRoot(), "hack", "kind", "images.sh"), "--velero")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, logf
-	if err := cmd.Run(); err != nil {
-		return veleroImages{}, fmt.Errorf("hack/kind/images.sh --velero: %w; its log %s ends:\n%s", err, logPath, logtail.Tail(logPath, 15))
-	}
-	var im veleroImages
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		k, val, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "VELERO_IMAGE":
-			im.Velero = val
-		case "VELERO_PLUGIN_IMAGE":
-			im.Plugin = val
-		case "VERSITYGW_IMAGE":
-			im.S3 = val
-		}
-	}
+	v := kindscript.Vars(out)
+	im := veleroImages{Velero: v["VELERO_IMAGE"], Plugin: v["VELERO_PLUGIN_IMAGE"], S3: v["VERSITYGW_IMAGE"]}
 	if im.Velero == "" || im.Plugin == "" || im.S3 == "" {
-		return im, fmt.Errorf("hack/kind/images.sh --velero printed no tags (%q)", out.String())
+		return im, fmt.Errorf("hack/kind/images.sh --velero printed no tags (%q)", out)
 	}
 	return im, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+
+	"github.com/backuppvc-conformance/harness/internal/kindscript"
 )
 
 // hostpathNamespace is where csi-driver-host-path's deploy script puts the driver.
@@ -16,6 +18,8 @@ func (l *Lane) deployHostpath(ctx context.Context) error {
 	if l.source != ImagesUpstream {
 		return fmt.Errorf("kind lane: csi-driver-host-path pulls its images from registry.k8s.io and no registry is reachable; use DRIVER=emulator offline")
 	}
-	_, err := runScript(ctx, filepath.Join(l.opts.ArtifactsDir, "kind-hostpath-deploy.log"), []string{"KUBECONFIG=" + l.kubeconf}, "hostpath.sh")
-	return err
+	if _, err := kindscript.Run(ctx, filepath.Join(l.opts.ArtifactsDir, "kind-hostpath-deploy.log"), []string{"KUBECONFIG=" + l.kubeconf}, "hostpath.sh"); err != nil {
+		return fmt.Errorf("kind lane: %w", err)
+	}
+	return nil
 }

@@ -1,21 +1,14 @@
 package kind
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 
-	"github.com/backuppvc-conformance/harness/internal/logtail"
-	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/internal/kindscript"
 )
 
 // Image sources for the node (Options.Images).
@@ -68,45 +61,14 @@ func buildImages(ctx context.Context, source, progressLog string) (images, error
 	if source == ImagesUpstream {
 		args = append(args, "--drivers")
 	}
-	out, err := runScript(ctx, progressLog, nil, "images.sh", args...)
+	out, err := kindscript.Run(ctx, progressLog, nil, "images.sh", args...)
 	if err != nil {
-		return images{}, err
+		return images{}, fmt.Errorf("kind lane: %w", err)
 	}
-	var im images
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "NODE_IMAGE":
-			im.Node = v
-		case "SIDECARS_IMAGE":
-			im.Sidecars = v
-		case "EMULATOR_IMAGE":
-			im.Emulator = v
-		case "DATAMOVER_IMAGE":
-			im.DataMover = v
-		}
-	}
+	v := kindscript.Vars(out)
+	im := images{Node: v["NODE_IMAGE"], Sidecars: v["SIDECARS_IMAGE"], Emulator: v["EMULATOR_IMAGE"], DataMover: v["DATAMOVER_IMAGE"]}
 	if im.Sidecars == "" || im.Emulator == "" || im.DataMover == "" || (source == ImagesOffline && im.Node == "") {
 		return im, fmt.Errorf("kind lane: hack/kind/images.sh printed no tags (%q)", out)
 	}
 	return im, nil
-}
-
-// runScript runs hack/kind/<script> with extra environment, its stderr into logPath, and returns
-// its stdout; a failure says where the log is and how it ends.
-func runScript(ctx context.Context, logPath string, env []string, script string, args ...string) ([]byte, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.CommandContext(ctx, filepath.Join(toolchain.RepoRoot(), "hack", "kind", script), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, logf
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("kind lane: hack/kind/%s: %w; its log %s ends:\n%s", script, err, logPath, logtail.Tail(logPath, 15))
-	}
-	return out.Bytes(), nil
 }
