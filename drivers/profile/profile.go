@@ -51,6 +51,10 @@ type Profile struct {
 	Timeouts       Timeouts       `yaml:"timeouts"`
 	// Local says how the local lane runs the driver; only profiles with the local lane have it.
 	Local *Local `yaml:"local"`
+	// BackupPodImage is where the cluster's nodes find the harness's data mover image (the
+	// existing lane; BACKUP_POD_IMAGE overrides it): with it, and a real kubelet, the specs that
+	// need a data path run there too.
+	BackupPodImage string `yaml:"backupPodImage"`
 }
 
 // StorageClass is a class the suites use, created by the harness when Create is set.

@@ -68,7 +68,7 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 			Containers: []corev1.Container{{
 				Name:            string(owner.UID),
 				Image:           p.Image,
-				ImagePullPolicy: corev1.PullNever,
+				ImagePullPolicy: corev1.PullIfNotPresent,
 				Command:         command,
 				Args: []string{
 					"--volume-path=" + path,

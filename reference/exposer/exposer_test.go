@@ -116,7 +116,7 @@ func wantPod() *corev1.Pod {
 				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
 					{Key: "kubernetes.io/os", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"windows"}}}}}}}},
 			Containers: []corev1.Container{{
-				Name: duUID, Image: "data-mover:test", ImagePullPolicy: corev1.PullNever,
+				Name: duUID, Image: "data-mover:test", ImagePullPolicy: corev1.PullIfNotPresent,
 				Command:      []string{"/velero", "data-mover", "backup"},
 				Args:         []string{"--volume-path=/" + duUID, "--volume-mode=Filesystem", "--data-upload=" + duName, "--resource-timeout=10s"},
 				VolumeMounts: []corev1.VolumeMount{{Name: duUID, MountPath: "/" + duUID}},

@@ -47,7 +47,13 @@ var _ = Describe("backupPVC", func() {
 
 	for _, sc := range scenarios {
 		labels := append([]string{"outcome:" + strings.ReplaceAll(sc.Outcome.String(), " ", "-")}, sc.Labels...)
-		It(fmt.Sprintf("%s: %s -> %s", sc.Name, sc.Doc, sc.Outcome), Label(labels...), func(ctx SpecContext) {
+		// A scale spec runs alone (after the others): its load must not make theirs late, nor
+		// theirs its.
+		decorators := []any{Label(labels...)}
+		if sc.Scale > 1 {
+			decorators = append(decorators, Serial)
+		}
+		It(fmt.Sprintf("%s: %s -> %s", sc.Name, sc.Doc, sc.Outcome), append(decorators, func(ctx SpecContext) {
 			if sc.Needs != "" {
 				if _, ok := prof.Class(sc.Needs); !ok {
 					Skip(fmt.Sprintf("profile %s has no class with role %s", prof.Name, sc.Needs))
@@ -102,6 +108,6 @@ var _ = Describe("backupPVC", func() {
 				}
 				AddReportEntry("evidence", strings.Join(evidence, "; "))
 			}
-		}, SpecTimeout(prof.Timeouts.Provision.Duration*2+prof.Timeouts.Prepare.Duration+props.TimeoutCheckInterval+6*time.Minute))
+		}, SpecTimeout(prof.Timeouts.Provision.Duration*2+prof.Timeouts.Prepare.Duration+props.TimeoutCheckInterval+8*time.Minute))...)
 	}
 })

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -62,6 +63,9 @@ type Options struct {
 	Artifacts  string
 	// KindImages is the kind lane's image source: offline, upstream or auto.
 	KindImages string
+	// BackupPodImage is the harness's data mover image on an existing cluster's nodes ("": the
+	// profile's backupPodImage).
+	BackupPodImage string
 	// SUT names the system under test (sut.Names).
 	SUT string
 	Log logr.Logger
@@ -109,7 +113,7 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	case "local":
 		s.Lane, err = local.Up(ctx, local.Options{Name: o.LaneName, Profile: o.Profile, ArtifactsDir: o.Artifacts, Log: o.Log})
 	case "existing":
-		s.Lane, err = existing.Connect(ctx, o.Kubeconfig, o.Profile)
+		s.Lane, err = existing.Connect(ctx, o.Kubeconfig, o.Profile, o.BackupPodImage)
 	case "kind":
 		s.Lane, err = kind.Up(ctx, kind.Options{Name: o.LaneName, Profile: o.Profile, Images: o.KindImages, ArtifactsDir: o.Artifacts, Log: o.Log})
 	default:
@@ -128,8 +132,10 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	if err != nil {
 		return s, err
 	}
-	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir(),
-		RealKubelet: s.Lane.Kind() == "kind"}
+	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir()}
+	if k, ok := s.Lane.(interface{ RealKubelet() bool }); ok {
+		s.Shared.RealKubelet = k.RealKubelet()
+	}
 	if withImage, ok := s.Lane.(interface{ BackupPodImage() string }); ok {
 		s.Shared.MoverImage = withImage.BackupPodImage()
 	}
@@ -188,8 +194,9 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	return s, nil
 }
 
-// TearDown stops the system under test, deletes what SetUp made (and any namespace the specs
-// left with the harness's label), and takes the lane down.
+// TearDown stops the system under test, removes any namespace of the run the specs left behind
+// (and fails, naming them: each spec removes its own), deletes what SetUp made, and takes the lane
+// down.
 func (s *Setup) TearDown(ctx context.Context) error {
 	var errs []error
 	if s.SUT != nil {
@@ -199,6 +206,9 @@ func (s *Setup) TearDown(ctx context.Context) error {
 	}
 	if s.Lane != nil && s.Lane.RESTConfig() != nil {
 		if c, err := client.New(s.Lane.RESTConfig(), client.Options{Scheme: kubescheme.New()}); err == nil {
+			if err := sweepRunNamespaces(ctx, c, s.Shared.RunID, s.Shared.VeleroNS); err != nil {
+				errs = append(errs, err)
+			}
 			for i := len(s.created) - 1; i >= 0; i-- {
 				if err := c.Delete(ctx, s.created[i]); err != nil && !apierrors.IsNotFound(err) {
 					errs = append(errs, err)
@@ -282,4 +292,30 @@ func heldBy(deleting *metav1.Time, finalizers []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (deleted at %s, held by finalizers %v)", deleting.Format(time.TimeOnly), finalizers)
+}
+
+// sweepRunNamespaces deletes the namespaces of run runID (the harness's label, a name starting
+// bpvc-<runID>-) that nothing is deleting yet, other than keep, and names them in its error.
+func sweepRunNamespaces(ctx context.Context, c client.Client, runID, keep string) error {
+	if runID == "" {
+		return nil
+	}
+	nss := &corev1.NamespaceList{}
+	if err := c.List(ctx, nss, client.MatchingLabels(managedLabels())); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	var left []string
+	for _, ns := range nss.Items {
+		if ns.Name == keep || !strings.HasPrefix(ns.Name, "bpvc-"+runID+"-") || ns.DeletionTimestamp != nil {
+			continue
+		}
+		left = append(left, ns.Name)
+		if err := c.Delete(ctx, &ns); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("sweep: delete namespace %s: %w", ns.Name, err)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("the specs left %d namespaces of the run, removed at the end: %s", len(left), strings.Join(left, ", "))
+	}
+	return nil
 }

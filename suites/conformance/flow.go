@@ -34,6 +34,8 @@ type Checker struct {
 	Classes Classes
 	// Props are the system under test's: the specs read them, never its name.
 	Props sut.Properties
+	// Logs are the system under test's log files (its LogFiles), read for a failure's reason.
+	Logs func() []string
 }
 
 // Result is what one backup showed, for the report.
@@ -104,9 +106,12 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 			return r, err
 		}
 	}
+	// csiSnapshotTimeout is left at Velero's default (10m): Velero makes it the DataUpload's
+	// operationTimeout, and that bounds more than the snapshot: the backupPod's wait for its
+	// kopia repository too (--resource-timeout). At the profile's 60 s, 20 backups at once on
+	// 2 cores failed "backup repository not provisioned".
 	backup := &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup, Labels: managedLabels()},
-		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true),
-			CSISnapshotTimeout: metav1.Duration{Duration: k.Profile.Timeouts.Provision.Duration}}}
+		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true)}}
 	if err := c.Create(ctx, backup); err != nil {
 		return r, err
 	}
@@ -413,7 +418,8 @@ func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 
 func (k *Checker) expectBackup(ctx context.Context, r *Result, phase velerov1.BackupPhase, errs int) error {
 	b := &velerov1.Backup{}
-	if err := k.waitFor(ctx, r, "the Backup to end "+string(phase), time.Minute, func(ctx context.Context) (bool, error) {
+	// Velero finalizes backups one at a time: with 20 ending at once the last waits minutes.
+	if err := k.waitFor(ctx, r, "the Backup to end "+string(phase), 3*time.Minute, func(ctx context.Context) (bool, error) {
 		return k.c().Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.Backup}, b) == nil &&
 			(b.Status.Phase == velerov1.BackupPhaseCompleted || b.Status.Phase == velerov1.BackupPhasePartiallyFailed || b.Status.Phase == velerov1.BackupPhaseFailed), nil
 	}); err != nil {
@@ -460,7 +466,14 @@ func (k *Checker) describe(ctx context.Context, r *Result) string {
 	var b strings.Builder
 	bk := &velerov1.Backup{}
 	if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.Backup}, bk) == nil {
-		fmt.Fprintf(&b, "Backup %s: phase %s errors %d\n", bk.Name, bk.Status.Phase, bk.Status.Errors)
+		fmt.Fprintf(&b, "Backup %s: phase %s errors %d warnings %d", bk.Name, bk.Status.Phase, bk.Status.Errors, bk.Status.Warnings)
+		if bk.Status.FailureReason != "" {
+			fmt.Fprintf(&b, " failureReason %q", bk.Status.FailureReason)
+		}
+		if len(bk.Status.ValidationErrors) > 0 {
+			fmt.Fprintf(&b, " validationErrors %q", bk.Status.ValidationErrors)
+		}
+		b.WriteString("\n")
 	}
 	if r.DataUpload != "" {
 		du := &velerov2alpha1.DataUpload{}
@@ -479,7 +492,31 @@ func (k *Checker) describe(ctx context.Context, r *Result) string {
 			fmt.Fprintf(&b, "backupPVC warning: %s\n", w)
 		}
 	}
+	if k.Logs != nil {
+		names := []string{r.Backup}
+		if r.DataUpload != "" {
+			names = append(names, r.DataUpload)
+		}
+		for _, line := range complaints(k.Logs(), names, 5) {
+			fmt.Fprintf(&b, "the system under test logged: %s\n", line)
+		}
+	}
 	return b.String()
+}
+
+// complaints are the last n lines of the log files that mention one of names and read as an
+// error or a warning: where a system under test says why a backup did not go on.
+func complaints(files, names []string, n int) []string {
+	var out []string
+	for _, f := range files {
+		for _, line := range strings.Split(grepFile(f, names), "\n") {
+			low := strings.ToLower(line)
+			if strings.Contains(low, "error") || strings.Contains(low, "warn") || strings.Contains(low, "fail") {
+				out = append(out, line)
+			}
+		}
+	}
+	return out[max(0, len(out)-n):]
 }
 
 // fillBytes is how much known data fill writes into a source volume.
@@ -522,6 +559,10 @@ func (k *Checker) runMover(ctx context.Context, r *Result, ns, name, claim strin
 		term = pod.Status.ContainerStatuses[0].State.Terminated
 		return term != nil, nil
 	}); err != nil {
+		if len(pod.Status.ContainerStatuses) > 0 && pod.Status.ContainerStatuses[0].State.Waiting != nil {
+			w := pod.Status.ContainerStatuses[0].State.Waiting
+			return nil, fmt.Errorf("%w\n%s pod: its container is waiting: %s %s (image %s)", err, name, w.Reason, w.Message, k.Shared.MoverImage)
+		}
 		return nil, err
 	}
 	if term.ExitCode != 0 {

@@ -31,6 +31,7 @@ var (
 	flagKubeconfig = flag.String("lane-kubeconfig", os.Getenv("KUBECONFIG"), "cluster of the existing lane")
 	flagArtifacts  = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
 	flagKindImages = flag.String("kind-images", envOr("BACKUPPVC_KIND_IMAGES", "auto"), "kind lane: offline (build the node image here), upstream (kindest/node) or auto")
+	flagPodImage   = flag.String("backup-pod-image", os.Getenv("BACKUP_POD_IMAGE"), "existing lane: the harness's data mover image on the cluster's nodes (default: the profile's backupPodImage)")
 	flagPrepare    = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
 	flagSUT        = flag.String("sut", "reference", "the system under test: "+strings.Join(sut.Names, " or "))
 )
@@ -90,7 +91,7 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	log := funcr.New(func(_, args string) { GinkgoWriter.Println("lane:", args) }, funcr.Options{})
 	var err error
 	setup, err = SetUp(ctx, Options{Lane: *flagLane, LaneName: *flagLaneName, Kubeconfig: *flagKubeconfig, Profile: prof,
-		Artifacts: *flagArtifacts, KindImages: *flagKindImages, SUT: *flagSUT, Log: log}, scenarios)
+		Artifacts: *flagArtifacts, KindImages: *flagKindImages, BackupPodImage: *flagPodImage, SUT: *flagSUT, Log: log}, scenarios)
 	Expect(err).NotTo(HaveOccurred(), "bringing the %s lane up", *flagLane)
 	data, err := json.Marshal(setup.Shared)
 	Expect(err).NotTo(HaveOccurred())
@@ -107,7 +108,8 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	Expect(err).NotTo(HaveOccurred())
 	system, err = sut.New(shared.SUT)
 	Expect(err).NotTo(HaveOccurred())
-	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID), Props: system.Properties()}
+	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID), Props: system.Properties(),
+		Logs: system.LogFiles}
 }, NodeTimeout(15*time.Minute)) // the kind lane may build its images on a first run
 
 var _ = SynchronizedAfterSuite(func() {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,18 +18,22 @@ import (
 
 // Lane is a connection to an existing cluster.
 type Lane struct {
-	kubeconfig string
-	cfg        *rest.Config
-	c          client.Client
-	created    []client.Object
-	profile    *profile.Profile
+	kubeconfig  string
+	cfg         *rest.Config
+	c           client.Client
+	created     []client.Object
+	profile     *profile.Profile
+	podImage    string
+	realKubelet bool
 }
 
 var _ lane.Lane = (*Lane)(nil)
 
-// Connect checks the cluster answers and serves the snapshot and Velero APIs, and makes the
-// profile's classes.
-func Connect(ctx context.Context, kubeconfig string, p *profile.Profile) (*Lane, error) {
+// Connect runs the preflight (the cluster answers, serves the snapshot and Velero APIs, has the
+// profile's classes as the profile says, lets the user do what the run does), finds out whether
+// a real kubelet runs the driver, and makes the profile's classes marked create. backupPodImage
+// is where the nodes find the harness's data mover image ("": the profile's backupPodImage).
+func Connect(ctx context.Context, kubeconfig string, p *profile.Profile, backupPodImage string) (*Lane, error) {
 	if kubeconfig == "" {
 		return nil, fmt.Errorf("existing lane: give KUBECONFIG")
 	}
@@ -40,7 +45,23 @@ func Connect(ctx context.Context, kubeconfig string, p *profile.Profile) (*Lane,
 	if err != nil {
 		return nil, fmt.Errorf("existing lane: %w", err)
 	}
-	l := &Lane{kubeconfig: kubeconfig, cfg: cfg, c: c, profile: p}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("existing lane: %w", err)
+	}
+	if err := preflight(ctx, cs.Discovery(), cs, c, p); err != nil {
+		return nil, err
+	}
+	if backupPodImage == "" {
+		backupPodImage = p.BackupPodImage
+	}
+	l := &Lane{kubeconfig: kubeconfig, cfg: cfg, c: c, profile: p, podImage: backupPodImage}
+	if l.realKubelet, err = realKubelet(ctx, c, p.Driver); err != nil {
+		return nil, fmt.Errorf("existing lane: listing the nodes: %w", err)
+	}
+	if l.realKubelet && backupPodImage == "" {
+		return nil, fmt.Errorf("existing lane: a kubelet runs %s here, so backupPods will run, and no image of the harness's data mover is given for them: make datamover-image, push it where your nodes pull from, and give BACKUP_POD_IMAGE=<it, by digest> (or backupPodImage: in profile %s)", p.Driver, p.Name)
+	}
 	l.created, err = lane.Prepare(ctx, c, p, nil)
 	if err != nil {
 		_ = lane.Unprepare(ctx, c, l.created)
@@ -61,9 +82,24 @@ func (l *Lane) Kubeconfig() string { return l.kubeconfig }
 // RESTConfig is the cluster's client configuration.
 func (l *Lane) RESTConfig() *rest.Config { return l.cfg }
 
-// Versions reports the API server's version.
+// RealKubelet: a node that kwok does not simulate runs the driver (its CSINode lists it).
+func (l *Lane) RealKubelet() bool { return l.realKubelet }
+
+// BackupPodImage is the harness's data mover image on the cluster's nodes ("" when not given:
+// then no spec that needs a data path runs).
+func (l *Lane) BackupPodImage() string { return l.podImage }
+
+// Versions reports the API server's version, the driver and the backupPod image.
 func (l *Lane) Versions() map[string]string {
 	v := map[string]string{"driver": l.profile.Driver + " (installed by the cluster's owner)"}
+	kubelet := "simulated or without the driver: backupPods do not run, data path not exercised"
+	if l.realKubelet {
+		kubelet = "real, the driver registered in CSINode"
+	}
+	v["kubelet"] = kubelet
+	if l.podImage != "" {
+		v["backupPod image"] = l.podImage + " (the harness's data mover)"
+	}
 	if dc, err := discoveryVersion(l.cfg); err == nil {
 		v["kube-apiserver"] = dc
 	}

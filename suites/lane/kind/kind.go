@@ -395,6 +395,9 @@ func (l *Lane) collectVersions(ctx context.Context, v map[string]string) map[str
 	return out
 }
 
+// RealKubelet: a kind node runs pods for real.
+func (l *Lane) RealKubelet() bool { return true }
+
 // BackupPodImage is the image the system under test must give its backupPods.
 func (l *Lane) BackupPodImage() string { return l.images.DataMover }
 
