@@ -142,6 +142,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return Lint("backuppvc-reference", args, stdin, stdout, stderr)
+}
+
+// Lint is the lint subcommand for a program named prog (its messages and usage line name it):
+// backuppvc-reference lint and backuppvc lint are this one function. It returns the exit code:
+// 0 clean (or warnings only), 1 findings at --fail-on or worse or an unreadable file, 2 bad usage.
+func Lint(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "-", "file to lint: a node-agent config JSON document or a ConfigMap (YAML or JSON); - for stdin")
@@ -153,20 +160,20 @@ func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case len(rest) > 1:
-		fmt.Fprintf(stderr, "backuppvc-reference lint: one file at a time, got %q\nusage: backuppvc-reference lint [flags] [FILE]\n", rest)
+		fmt.Fprintf(stderr, "%s lint: one file at a time, got %q\nusage: %s lint [flags] [FILE]\n", prog, rest, prog)
 		return 2
 	case len(rest) == 1 && *file != "-" && *file != rest[0]:
-		fmt.Fprintf(stderr, "backuppvc-reference lint: two files, -f %s and %s: give one\nusage: backuppvc-reference lint [flags] [FILE]\n", *file, rest[0])
+		fmt.Fprintf(stderr, "%s lint: two files, -f %s and %s: give one\nusage: %s lint [flags] [FILE]\n", prog, *file, rest[0], prog)
 		return 2
 	case len(rest) == 1:
 		*file = rest[0]
 	}
 	if *output != "text" && *output != "json" {
-		fmt.Fprintf(stderr, "backuppvc-reference lint: -o must be text or json, got %q\n", *output)
+		fmt.Fprintf(stderr, "%s lint: -o must be text or json, got %q\n", prog, *output)
 		return 2
 	}
 	if *failOn != "error" && *failOn != "warning" {
-		fmt.Fprintf(stderr, "backuppvc-reference lint: --fail-on must be error or warning, got %q\n", *failOn)
+		fmt.Fprintf(stderr, "%s lint: --fail-on must be error or warning, got %q\n", prog, *failOn)
 		return 2
 	}
 	var data []byte
@@ -176,7 +183,7 @@ func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		data, err = os.ReadFile(*file)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "backuppvc-reference lint: %v\n", err)
+		fmt.Fprintf(stderr, "%s lint: %v\n", prog, err)
 		return 1
 	}
 	findings := lintInput(data)
