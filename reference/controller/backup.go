@@ -24,6 +24,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/backuppvc-conformance/harness/internal/snapclass"
 )
 
 const (
@@ -288,29 +290,17 @@ func (r *BackupReconciler) snapshotVolume(ctx context.Context, b *velerov1.Backu
 	return true, "", nil
 }
 
-// snapshotClass picks the VolumeSnapshotClass of a driver as Velero does: the one labelled
-// velero.io/csi-volumesnapshot-class=true, else the driver's default.
+// snapshotClass picks the VolumeSnapshotClass of a driver as Velero v1.18.3 does
+// (pkg/util/csi GetVolumeSnapshotClassForStorageClass): the driver's class carrying the label
+// velero.io/csi-volumesnapshot-class (any value), else one carrying the default-class annotation
+// (any value), else the driver's only class.
 func (r *BackupReconciler) snapshotClass(ctx context.Context, driver string) (string, error) {
 	list := &snapshotv1.VolumeSnapshotClassList{}
 	if err := r.Cluster.List(ctx, list); err != nil {
 		return "", fmt.Errorf("list volume snapshot classes: %w", err)
 	}
-	var def string
-	for _, c := range list.Items {
-		if c.Driver != driver {
-			continue
-		}
-		if c.Labels[SnapshotClassLabel] == "true" {
-			return c.Name, nil
-		}
-		if c.Annotations[DefaultSnapshotClassAnnotation] == "true" && def == "" {
-			def = c.Name
-		}
-	}
-	if def == "" {
-		return "", fmt.Errorf("no VolumeSnapshotClass for driver %s: label one %s=true", driver, SnapshotClassLabel)
-	}
-	return def, nil
+	name, _, err := snapclass.Select(driver, list.Items)
+	return name, err
 }
 
 func (r *BackupReconciler) contentWithHandle(ctx context.Context, vs *snapshotv1.VolumeSnapshot) (*snapshotv1.VolumeSnapshotContent, bool) {

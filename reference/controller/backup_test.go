@@ -157,14 +157,17 @@ func TestBackupFrontHalfCreatesSnapshotAndDataUpload(t *testing.T) {
 }
 
 func TestBackupVolumeProblemsAreErrors(t *testing.T) {
-	h := newBackupHarness(t, append(workload(), snapshotClass(false), backupObj())...)
+	// Two classes of the driver, neither labelled nor default: Velero cannot choose.
+	other := snapshotClass(false)
+	other.Name = "snapclass-2"
+	h := newBackupHarness(t, append(workload(), snapshotClass(false), other, backupObj())...)
 	h.reconcile()
 	h.reconcile()
 	b := h.backup()
 	if b.Status.Phase != velerov1.BackupPhaseWaitingForPluginOperationsPartiallyFailed || b.Status.Errors != 1 {
 		t.Fatalf("E2 phase %s errors %d, want WaitingForPluginOperationsPartiallyFailed 1", b.Status.Phase, b.Status.Errors)
 	}
-	if ev := <-h.recorder.Events; !strings.Contains(ev, "no VolumeSnapshotClass for driver "+driver) {
+	if ev := <-h.recorder.Events; !strings.Contains(ev, "failed to get VolumeSnapshotClass for provisioner "+driver) {
 		t.Errorf("event %q", ev)
 	}
 	h.reconcile()

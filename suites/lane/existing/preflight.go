@@ -4,18 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	authv1 "k8s.io/api/authorization/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/access"
+	"github.com/backuppvc-conformance/harness/internal/snapclass"
 )
 
 // servedAPIs are the resources the suites and the systems under test use, by group version, with
@@ -25,16 +27,16 @@ var servedAPIs = []struct {
 	resources    []string
 	fix          string
 }{
-	{"velero.io/v1", []string{"backups", "restores", "backupstoragelocations"}, "install Velero v1.18.3's CRDs (velero install --crds-only)"},
-	{"velero.io/v2alpha1", []string{"datauploads", "datadownloads"}, "install Velero v1.18.3's CRDs (velero install --crds-only)"},
+	{"velero.io/v1", []string{"backups", "restores", "backupstoragelocations"}, "install Velero v1.18.3's CRDs (velero install --crds-only), or let the run install them and remove them after (make e2e INSTALL_CRDS=1)"},
+	{"velero.io/v2alpha1", []string{"datauploads", "datadownloads"}, "install Velero v1.18.3's CRDs (velero install --crds-only), or let the run install them and remove them after (make e2e INSTALL_CRDS=1)"},
 	{"snapshot.storage.k8s.io/v1", []string{"volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses"},
-		"install the external-snapshotter v8 CRDs and its snapshot-controller"},
+		"install the external-snapshotter v8 CRDs (or make e2e INSTALL_CRDS=1 for the run) and its snapshot-controller"},
 }
 
-// access is what the harness and the system under test do in the cluster, checked with
+// needed is what the harness and the system under test do in the cluster, checked with
 // SelfSubjectAccessReviews before any spec (needsAccess adds what the profile's created classes
 // need).
-var access = []authv1.ResourceAttributes{
+var needed = []authv1.ResourceAttributes{
 	{Verb: "create", Resource: "namespaces"},
 	{Verb: "delete", Resource: "namespaces"},
 	{Verb: "create", Resource: "persistentvolumeclaims"},
@@ -50,7 +52,7 @@ var access = []authv1.ResourceAttributes{
 }
 
 func needsAccess(p *profile.Profile) []authv1.ResourceAttributes {
-	out := append([]authv1.ResourceAttributes(nil), access...)
+	out := append([]authv1.ResourceAttributes(nil), needed...)
 	for _, sc := range p.StorageClasses {
 		if sc.Create {
 			out = append(out, authv1.ResourceAttributes{Verb: "create", Group: "storage.k8s.io", Resource: "storageclasses"})
@@ -65,14 +67,19 @@ func needsAccess(p *profile.Profile) []authv1.ResourceAttributes {
 
 // preflight checks, before any spec, what the suites need from a cluster they did not build. Every
 // problem found is one line saying what to do; all of them are returned at once.
-func preflight(ctx context.Context, dc discovery.DiscoveryInterface, cs kubernetes.Interface, c client.Client, p *profile.Profile) error {
+// snapshotWait bounds the wait for a snapshot controller's answer.
+func preflight(ctx context.Context, dc discovery.DiscoveryInterface, c client.Client, p *profile.Profile, snapshotWait time.Duration) error {
 	if _, err := dc.ServerVersion(); err != nil {
 		return fmt.Errorf("existing lane: the API server does not answer: %w", err)
 	}
 	var problems []string
-	problems = append(problems, missingAPIs(dc)...)
+	missing := missingAPIs(dc)
+	problems = append(problems, missing...)
+	if !slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, snapshotv1.SchemeGroupVersion.String()+" ") }) {
+		problems = append(problems, snapshotControllerProblems(ctx, c, p, snapshotWait)...)
+	}
 	problems = append(problems, classProblems(ctx, c, p)...)
-	problems = append(problems, deniedAccess(ctx, cs, needsAccess(p))...)
+	problems = append(problems, deniedAccess(ctx, c, needsAccess(p))...)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -129,34 +136,33 @@ func classProblems(ctx context.Context, c client.Client, p *profile.Profile) []s
 		return out
 	}
 	vsc := &snapshotv1.VolumeSnapshotClass{}
-	switch err := c.Get(ctx, client.ObjectKey{Name: p.SnapshotClass.Name}, vsc); {
+	if err := c.Get(ctx, client.ObjectKey{Name: p.SnapshotClass.Name}, vsc); err != nil {
+		return append(out, fmt.Sprintf("volume snapshot class %s: %v: create it for driver %s, or set create: true in profile %s", p.SnapshotClass.Name, err, p.Driver, p.Name))
+	}
+	if vsc.Driver != p.Driver {
+		return append(out, fmt.Sprintf("volume snapshot class %s belongs to driver %s, not %s", vsc.Name, vsc.Driver, p.Driver))
+	}
+	all := &snapshotv1.VolumeSnapshotClassList{}
+	if err := c.List(ctx, all); err != nil {
+		return append(out, fmt.Sprintf("cannot list volume snapshot classes: %v", err))
+	}
+	// Velero (and the reference) choose the driver's class themselves: it must be the profile's.
+	switch picked, _, err := snapclass.Select(p.Driver, all.Items); {
 	case err != nil:
-		out = append(out, fmt.Sprintf("volume snapshot class %s: %v: create it for driver %s, or set create: true in profile %s", p.SnapshotClass.Name, err, p.Driver, p.Name))
-	case vsc.Driver != p.Driver:
-		out = append(out, fmt.Sprintf("volume snapshot class %s belongs to driver %s, not %s", vsc.Name, vsc.Driver, p.Driver))
-	case vsc.Labels[velerov1.VolumeSnapshotClassSelectorLabel] != "true" && vsc.Annotations["snapshot.storage.kubernetes.io/is-default-class"] != "true":
-		out = append(out, fmt.Sprintf("volume snapshot class %s has neither the label %s=true nor the default-class annotation: Velero (and the reference) pick a driver's snapshot class by one of them, so every backup would fail before its DataUpload; label it",
-			vsc.Name, velerov1.VolumeSnapshotClassSelectorLabel))
+		out = append(out, fmt.Sprintf("Velero would find no volume snapshot class for driver %s, so every backup would fail before its DataUpload: label %s %s=true (%v)",
+			p.Driver, vsc.Name, velerov1.VolumeSnapshotClassSelectorLabel, err))
+	case picked != vsc.Name:
+		out = append(out, fmt.Sprintf("Velero would snapshot driver %s's volumes with class %s, not the profile's %s: label %s %s=true (and no other class of the driver)",
+			p.Driver, picked, vsc.Name, vsc.Name, velerov1.VolumeSnapshotClassSelectorLabel))
 	}
 	return out
 }
 
 // deniedAccess names what the running user may not do.
-func deniedAccess(ctx context.Context, cs kubernetes.Interface, access []authv1.ResourceAttributes) []string {
-	var denied []string
-	for _, a := range access {
-		review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &a}}
-		got, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		if err != nil {
-			return []string{fmt.Sprintf("cannot check the user's permissions (SelfSubjectAccessReview): %v", err)}
-		}
-		if !got.Status.Allowed {
-			what := a.Resource
-			if a.Group != "" {
-				what += "." + a.Group
-			}
-			denied = append(denied, a.Verb+" "+what)
-		}
+func deniedAccess(ctx context.Context, c client.Client, attrs []authv1.ResourceAttributes) []string {
+	denied, err := access.Denied(ctx, c, attrs)
+	if err != nil {
+		return []string{err.Error()}
 	}
 	if len(denied) == 0 {
 		return nil

@@ -2,20 +2,22 @@ package existing
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	fakeclientset "k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/kubescheme"
@@ -49,49 +51,74 @@ func TestPreflight(t *testing.T) {
 	unlabelled.Labels = nil
 	defaultClass := unlabelled.DeepCopy()
 	defaultClass.Annotations = map[string]string{"snapshot.storage.kubernetes.io/is-default-class": "true"}
+	secondUnlabelled := unlabelled.DeepCopy()
+	secondUnlabelled.Name = "snap-2"
+	secondLabelled := labelled.DeepCopy()
+	secondLabelled.Name = "snap-2"
 	otherDriver := labelled.DeepCopy()
 	otherDriver.Driver = "csi.other.com"
 	good := []client.Object{class("fast", "csi.example.com"), class("ro", "csi.example.com"), labelled}
 	tests := []struct {
-		name    string
-		objs    []client.Object
-		served  []*metav1.APIResourceList
-		denied  []string // resources the user may not use
-		want    []string // one line each
-		wantNil bool
+		name   string
+		objs   []client.Object
+		served []*metav1.APIResourceList
+		denied []string // resources the user may not use
+		// noSnapshotController: no VolumeSnapshot gets a status.
+		noSnapshotController bool
+		want                 []string // one line each
+		wantNil              bool
 	}{
 		{name: "all there", objs: good, served: allServed(), wantNil: true},
 		{name: "default snapshot class annotation", objs: []client.Object{good[0], good[1], defaultClass}, served: allServed(), wantNil: true},
 		{name: "no Velero CRDs", objs: good, served: allServed()[2:], want: []string{
 			"existing lane: velero.io/v1 backups, restores, backupstoragelocations not served: install Velero v1.18.3's CRDs",
 			"existing lane: velero.io/v2alpha1 datauploads, datadownloads not served"}},
-		{name: "snapshot class without Velero's label", objs: []client.Object{good[0], good[1], unlabelled}, served: allServed(),
-			want: []string{"existing lane: volume snapshot class snap has neither the label velero.io/csi-volumesnapshot-class=true nor the default-class annotation"}},
+		{name: "the driver's only snapshot class, unlabelled: Velero takes it", objs: []client.Object{good[0], good[1], unlabelled}, served: allServed(), wantNil: true},
+		{name: "two snapshot classes of the driver, none labelled", objs: []client.Object{good[0], good[1], unlabelled, secondUnlabelled}, served: allServed(),
+			want: []string{"existing lane: Velero would find no volume snapshot class for driver csi.example.com, so every backup would fail before its DataUpload: label snap velero.io/csi-volumesnapshot-class=true"}},
+		{name: "another class of the driver is the labelled one", objs: []client.Object{good[0], good[1], unlabelled, secondLabelled}, served: allServed(),
+			want: []string{"existing lane: Velero would snapshot driver csi.example.com's volumes with class snap-2, not the profile's snap"}},
 		{name: "snapshot class of another driver", objs: []client.Object{good[0], good[1], otherDriver}, served: allServed(),
 			want: []string{"volume snapshot class snap belongs to driver csi.other.com, not csi.example.com"}},
 		{name: "class missing and class of another provisioner", objs: []client.Object{class("ro", "csi.other.com"), labelled}, served: allServed(),
 			want: []string{"storage class fast (role source):", "create it, or set create: true in profile vendor",
 				"storage class ro (role backup) is provisioned by csi.other.com, profile vendor says csi.example.com"}},
+		{name: "no snapshot controller", objs: good, served: allServed(), noSnapshotController: true,
+			want: []string{"existing lane: no snapshot controller answered: a VolumeSnapshot of a missing PVC got no status in 300ms", "install external-snapshotter v8's snapshot-controller"}},
 		{name: "user may not create PVCs or backups", objs: good, served: allServed(), denied: []string{"persistentvolumeclaims", "backups"},
 			want: []string{"existing lane: the kubeconfig's user may not create persistentvolumeclaims, create backups.velero.io"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fake.NewClientBuilder().WithScheme(kubescheme.New()).WithObjects(tt.objs...).Build()
+			var snapshots []string
+			c := fake.NewClientBuilder().WithScheme(kubescheme.New()).WithObjects(tt.objs...).WithInterceptorFuncs(interceptor.Funcs{
+				Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					// The API server's answer to the user's access reviews.
+					if r, ok := obj.(*authv1.SelfSubjectAccessReview); ok {
+						r.Status.Allowed = !slices.Contains(tt.denied, r.Spec.ResourceAttributes.Resource)
+						return nil
+					}
+					// What a snapshot-controller does to a snapshot of a missing PVC.
+					if vs, ok := obj.(*snapshotv1.VolumeSnapshot); ok {
+						snapshots = append(snapshots, vs.Namespace)
+						if !tt.noSnapshotController {
+							vs.Status = &snapshotv1.VolumeSnapshotStatus{Error: &snapshotv1.VolumeSnapshotError{Message: ptr.To("PVC absent not found")}}
+						}
+					}
+					return c.Create(ctx, obj, opts...)
+				}}).Build()
 			cs := fakeclientset.NewClientset()
 			cs.Discovery().(*fakediscovery.FakeDiscovery).Resources = tt.served
-			cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-				r := a.(k8stesting.CreateAction).GetObject().(*authv1.SelfSubjectAccessReview)
-				allowed := true
-				for _, d := range tt.denied {
-					if r.Spec.ResourceAttributes.Resource == d {
-						allowed = false
-					}
+			err := preflight(context.Background(), cs.Discovery(), c, testProfile(), 300*time.Millisecond)
+			// The snapshot controller's check leaves nothing: its namespace is deleted.
+			for _, ns := range snapshots {
+				if err := c.Get(context.Background(), client.ObjectKey{Name: ns}, &corev1.Namespace{}); err == nil {
+					t.Errorf("the snapshot controller's check left namespace %s", ns)
 				}
-				r.Status.Allowed = allowed
-				return true, r, nil
-			})
-			err := preflight(context.Background(), cs.Discovery(), cs, c, testProfile())
+			}
+			if served := tt.served[len(tt.served)-1].GroupVersion == "snapshot.storage.k8s.io/v1"; served && len(snapshots) != 1 {
+				t.Errorf("%d snapshot controller checks, want 1", len(snapshots))
+			}
 			if tt.wantNil {
 				if err != nil {
 					t.Fatalf("preflight = %v, want nil", err)
@@ -146,6 +173,50 @@ func TestRealKubelet(t *testing.T) {
 			got, err := realKubelet(context.Background(), c, "csi.example.com")
 			if err != nil || got != tt.want {
 				t.Errorf("realKubelet = %v, %v, want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestImageProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		state corev1.ContainerState
+		want  string
+	}{
+		{name: "runs", state: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}},
+		{name: "never pulled", state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImageNeverPull", Message: `Container image "x" is not present with pull policy of Never`}},
+			want: `the backupPod image img:1 does not run on node "n1": ErrImageNeverPull: Container image "x" is not present with pull policy of Never: make datamover-image, push it where your nodes pull from`},
+		{name: "fails", state: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: "no /velero"}},
+			want: `does not run on node "n1": exited 1 (Error no /velero)`},
+		{name: "never starts", state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
+			want: `the backupPod image img:1 did not run within 300ms (pod phase Pending, node "n1")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var namespaces []string
+			c := fake.NewClientBuilder().WithScheme(kubescheme.New()).WithInterceptorFuncs(interceptor.Funcs{
+				Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					if pod, ok := obj.(*corev1.Pod); ok {
+						namespaces = append(namespaces, pod.Namespace)
+						if pod.Spec.Containers[0].Image != "img:1" || pod.Spec.Containers[0].ImagePullPolicy != corev1.PullIfNotPresent {
+							t.Errorf("the check's pod runs %s pulling %s", pod.Spec.Containers[0].Image, pod.Spec.Containers[0].ImagePullPolicy)
+						}
+						// What the scheduler and the kubelet say of it.
+						pod.Spec.NodeName = "n1"
+						pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "datamover", State: tt.state}}}
+					}
+					return c.Create(ctx, obj, opts...)
+				}}).Build()
+			got := strings.Join(imageProblems(context.Background(), c, "img:1", 300*time.Millisecond), "\n")
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("imageProblems = %q, want %q", got, tt.want)
+			}
+			if len(namespaces) != 1 {
+				t.Fatalf("%d pods, want 1", len(namespaces))
+			}
+			if err := c.Get(context.Background(), client.ObjectKey{Name: namespaces[0]}, &corev1.Namespace{}); err == nil {
+				t.Errorf("the check left namespace %s", namespaces[0])
 			}
 		})
 	}
