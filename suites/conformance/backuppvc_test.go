@@ -68,6 +68,9 @@ var _ = Describe("backupPVC", func() {
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
 			}
+			// Whatever fails, everything the backups create goes, the last made first.
+			tr := NewTracker(res.GetControllerRuntimeClient())
+			DeferCleanup(func(ctx context.Context) { Expect(tr.CleanUp(ctx)).To(Succeed()) })
 			n := max(sc.Scale, 1)
 			results := make([]*Result, n)
 			errs := make([]error, n)
@@ -75,11 +78,10 @@ var _ = Describe("backupPVC", func() {
 			for i := range n {
 				wg.Go(func() {
 					defer GinkgoRecover()
-					results[i], errs[i] = checker.Backup(ctx, sc, i)
+					results[i], errs[i] = checker.Backup(ctx, tr, sc, i)
 				})
 			}
 			wg.Wait()
-			// Every backup's cleanup is registered before any verdict, so one failure leaves nothing.
 			var findings []string
 			for _, r := range results {
 				if r == nil {
@@ -87,9 +89,6 @@ var _ = Describe("backupPVC", func() {
 				}
 				findings = append(findings, r.Findings...)
 				record(r)
-				DeferCleanup(func(ctx context.Context) {
-					Expect(checker.CleanUp(ctx, r)).To(Succeed())
-				})
 			}
 			if len(findings) > 0 {
 				more := ""

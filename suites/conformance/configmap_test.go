@@ -18,23 +18,23 @@ import (
 
 var _ = Describe("node-agent ConfigMap", Label("config"), func() {
 	// configMapNamespace makes the namespace of case id, with the fixture's ConfigMap in it (none
-	// for ""), and returns it and the ConfigMap's name ("missing" when there is none).
-	configMapNamespace := func(ctx context.Context, id, fixture string) (string, string) {
+	// for ""), and returns it, the ConfigMap's name ("missing" when there is none) and the case's
+	// tracker.
+	configMapNamespace := func(ctx context.Context, id, fixture string) (string, string, *Tracker) {
 		ns, name := "bpvc-"+shared.RunID+"-cfg-"+id, "missing"
-		Expect(res.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: managedLabels()}})).To(Succeed())
-		DeferCleanup(func(ctx context.Context) {
-			Expect(res.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-		})
+		tr := NewTracker(res.GetControllerRuntimeClient())
+		DeferCleanup(func(ctx context.Context) { Expect(tr.CleanUp(ctx)).To(Succeed()) })
+		Expect(tr.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: managedLabels()}})).To(Succeed())
 		if fixture != "" {
 			fsys := os.DirFS(filepath.Join(toolchain.RepoRoot(), "fixtures", "configmaps"))
 			Expect(decoder.DecodeEachFile(ctx, fsys, fixture, func(ctx context.Context, obj k8s.Object) error {
 				obj.SetNamespace(ns)
 				obj.SetLabels(managedLabels())
 				name = obj.GetName()
-				return res.Create(ctx, obj)
+				return tr.Create(ctx, obj)
 			})).To(Succeed())
 		}
-		return ns, name
+		return ns, name, tr
 	}
 
 	// Each case starts the system under test's node-agent side against a ConfigMap Velero's
@@ -45,7 +45,7 @@ var _ = Describe("node-agent ConfigMap", Label("config"), func() {
 			if fixture == "" {
 				id = "missing"
 			}
-			ns, name := configMapNamespace(ctx, id, fixture)
+			ns, name, _ := configMapNamespace(ctx, id, fixture)
 			refusal, err := system.TryConfigMap(ctx, ns, name)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(refusal.Refused).To(BeTrue(), "it did not exit on ConfigMap %s/%s; output:\n%s", ns, name, refusal.Output)
@@ -63,11 +63,11 @@ var _ = Describe("node-agent ConfigMap", Label("config"), func() {
 	// The counterpart, so a system that refuses everything does not pass the table above: the
 	// run's own ConfigMap (keys in the wrong case, an entry that changes nothing) is accepted.
 	It("A5 the system under test starts on a ConfigMap Velero accepts", func(ctx SpecContext) {
-		ns, _ := configMapNamespace(ctx, "accepted", "")
+		ns, _, tr := configMapNamespace(ctx, "accepted", "")
 		cm := &corev1.ConfigMap{}
 		Expect(res.Get(ctx, NodeAgentConfigMap, shared.VeleroNS, cm)).To(Succeed())
 		name := cm.Name
-		Expect(res.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels()}, Data: cm.Data})).To(Succeed())
+		Expect(tr.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels()}, Data: cm.Data})).To(Succeed())
 		refusal, err := system.TryConfigMap(ctx, ns, name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(refusal.Refused).To(BeFalse(), "it refused the run's own ConfigMap; output:\n%s", refusal.Output)

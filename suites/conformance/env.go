@@ -66,9 +66,20 @@ type Options struct {
 	// BackupPodImage is the harness's data mover image on an existing cluster's nodes ("": the
 	// profile's backupPodImage).
 	BackupPodImage string
+	// InstallCRDs: on an existing cluster, install the Velero and snapshot CRDs it lacks (and
+	// remove exactly those at the end).
+	InstallCRDs bool
 	// SUT names the system under test (sut.Names).
 	SUT string
 	Log logr.Logger
+}
+
+func (o Options) existingOptions() []existing.Option {
+	opts := []existing.Option{existing.WithBackupPodImage(o.BackupPodImage)}
+	if o.InstallCRDs {
+		opts = append(opts, existing.WithInstallCRDs())
+	}
+	return opts
 }
 
 // Setup is the run-wide state the first process owns.
@@ -113,7 +124,7 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	case "local":
 		s.Lane, err = local.Up(ctx, local.Options{Name: o.LaneName, Profile: o.Profile, ArtifactsDir: o.Artifacts, Log: o.Log})
 	case "existing":
-		s.Lane, err = existing.Connect(ctx, o.Kubeconfig, o.Profile, o.BackupPodImage)
+		s.Lane, err = existing.Connect(ctx, o.Kubeconfig, o.Profile, o.existingOptions()...)
 	case "kind":
 		s.Lane, err = kind.Up(ctx, kind.Options{Name: o.LaneName, Profile: o.Profile, Images: o.KindImages, ArtifactsDir: o.Artifacts, Log: o.Log})
 	default:

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -79,10 +80,10 @@ func (k *Checker) waitFor(ctx context.Context, r *Result, what string, timeout t
 // Backup creates a namespace with one PVC of the scenario's source class, backs it up with
 // snapshotMoveData, and checks the backupPVC, the backupPod, the DataUpload's phases and the
 // Backup's outcome against the scenario, then that nothing of the expose is left.
-func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, error) {
+func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (*Result, error) {
 	r := &Result{Namespace: fmt.Sprintf("bpvc-%s-%s-%d", k.Shared.RunID, sc.Name, i), Backup: fmt.Sprintf("%s-%d-%s", sc.Name, i, k.Shared.RunID)}
 	c := k.c()
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Namespace, Labels: managedLabels()}}); err != nil {
+	if err := tr.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Namespace, Labels: managedLabels()}}); err != nil {
 		return r, err
 	}
 	mode := corev1.PersistentVolumeFilesystem
@@ -93,7 +94,7 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(sc.SourceClass(k.Shared.RunID)), VolumeMode: &mode,
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
-	if err := c.Create(ctx, pvc); err != nil {
+	if err := tr.Create(ctx, pvc); err != nil {
 		return r, err
 	}
 	if err := k.waitFor(ctx, r, "the source PVC to be bound", k.Profile.Timeouts.Provision.Duration, func(ctx context.Context) (bool, error) {
@@ -102,7 +103,7 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 		return r, err
 	}
 	if k.fills(sc) {
-		if err := k.fill(ctx, r, pvc); err != nil {
+		if err := k.fill(ctx, tr, r, pvc); err != nil {
 			return r, err
 		}
 	}
@@ -112,7 +113,7 @@ func (k *Checker) Backup(ctx context.Context, sc Scenario, i int) (*Result, erro
 	// 2 cores failed "backup repository not provisioned".
 	backup := &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup, Labels: managedLabels()},
 		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true)}}
-	if err := c.Create(ctx, backup); err != nil {
+	if err := tr.Create(ctx, backup); err != nil {
 		return r, err
 	}
 
@@ -173,8 +174,23 @@ func (k *Checker) checkBackupPVC(ctx context.Context, sc Scenario, r *Result, mo
 	if pvc.Spec.VolumeMode == nil || *pvc.Spec.VolumeMode != mode {
 		problems = append(problems, fmt.Sprintf("volumeMode %v, want %s", pvc.Spec.VolumeMode, mode))
 	}
-	if ds := pvc.Spec.DataSource; ds == nil || ds.Kind != "VolumeSnapshot" || ptr.Deref(ds.APIGroup, "") != "snapshot.storage.k8s.io" {
-		problems = append(problems, fmt.Sprintf("dataSource %+v, want a VolumeSnapshot", ds))
+	// The backupVS is named after the DataUpload (B6, B8).
+	if ds := pvc.Spec.DataSource; ds == nil || ds.Kind != "VolumeSnapshot" || ptr.Deref(ds.APIGroup, "") != "snapshot.storage.k8s.io" || ds.Name != r.DataUpload {
+		problems = append(problems, fmt.Sprintf("dataSource %+v, want VolumeSnapshot %s", ds, r.DataUpload))
+	}
+	// B5: in the DataUpload's namespace, no labels, the entry's annotations and only those (the
+	// ones Kubernetes itself adds to a claim aside), controlled by the DataUpload.
+	if pvc.Namespace != k.Shared.VeleroNS {
+		problems = append(problems, fmt.Sprintf("namespace %s, want the DataUpload's, %s", pvc.Namespace, k.Shared.VeleroNS))
+	}
+	if len(pvc.Labels) > 0 {
+		problems = append(problems, fmt.Sprintf("labels %v, want none", pvc.Labels))
+	}
+	if got, want := ownAnnotations(pvc.Annotations), k.Classes.entryAnnotations(sc); !maps.Equal(got, want) {
+		problems = append(problems, fmt.Sprintf("annotations %v, want the entry's %v", got, want))
+	}
+	if p := controlledBy(pvc.OwnerReferences, r.DataUpload); p != "" {
+		problems = append(problems, p)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("backupPVC %s/%s: %s", pvc.Namespace, pvc.Name, strings.Join(problems, "; "))
@@ -201,6 +217,9 @@ func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mo
 	}
 	if vol.PersistentVolumeClaim.ReadOnly != readOnly {
 		return fmt.Errorf("backupPod %s volume readOnly=%v, want %v", pod.Name, vol.PersistentVolumeClaim.ReadOnly, readOnly)
+	}
+	if problems := podShape(pod, r.DataUpload); len(problems) > 0 {
+		return fmt.Errorf("backupPod %s: %s", pod.Name, strings.Join(problems, "; "))
 	}
 	ctr := pod.Spec.Containers[0]
 	var mount *corev1.VolumeMount
@@ -394,6 +413,20 @@ func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 	if du.Status.Phase != velerov2alpha1.DataUploadPhaseFailed || du.Status.Message != MessagePrepareTimeout {
 		return fmt.Errorf("DataUpload %s ended %s %q, want Failed %q\n%s", du.Name, du.Status.Phase, du.Status.Message, MessagePrepareTimeout, k.describe(ctx, r))
 	}
+	// D5: what a timed-out DataUpload must not carry.
+	var d5 []string
+	if du.Status.StartTimestamp != nil || du.Status.CompletionTimestamp != nil {
+		d5 = append(d5, fmt.Sprintf("startTimestamp %v, completionTimestamp %v, want neither", du.Status.StartTimestamp, du.Status.CompletionTimestamp))
+	}
+	if du.Status.Node != "" {
+		d5 = append(d5, fmt.Sprintf("status.node %q, want empty", du.Status.Node))
+	}
+	if v, ok := du.Labels[ExposeOnGoingLabel]; ok {
+		d5 = append(d5, fmt.Sprintf("label %s=%s still there", ExposeOnGoingLabel, v))
+	}
+	if len(d5) > 0 {
+		return fmt.Errorf("DataUpload %s failed at the prepare timeout with %s", du.Name, strings.Join(d5, "; "))
+	}
 	phases := k.Obs.Phases(r.DataUpload)
 	for _, p := range []velerov2alpha1.DataUploadPhase{velerov2alpha1.DataUploadPhasePrepared, velerov2alpha1.DataUploadPhaseInProgress} {
 		if slices.Contains(phases, p) {
@@ -443,13 +476,6 @@ func (k *Checker) expectNothingLeft(ctx context.Context, r *Result) error {
 		return fmt.Errorf("left behind after DataUpload %s ended: %v", r.DataUpload, left)
 	}
 	return nil
-}
-
-// CleanUp deletes the backup and its namespace.
-func (k *Checker) CleanUp(ctx context.Context, r *Result) error {
-	c := k.c()
-	_ = c.Delete(ctx, &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup}})
-	return client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Namespace}}))
 }
 
 func finalDU(du *velerov2alpha1.DataUpload) bool {
@@ -524,8 +550,8 @@ const fillBytes = 4 << 20
 
 // fill runs the data mover image in a pod that writes known data into the source PVC and waits for
 // its report, so the write-probe specs can check the backupPod read exactly that data.
-func (k *Checker) fill(ctx context.Context, r *Result, pvc *corev1.PersistentVolumeClaim) error {
-	rep, err := k.runMover(ctx, r, pvc.Namespace, "fill", pvc.Name, false,
+func (k *Checker) fill(ctx context.Context, tr *Tracker, r *Result, pvc *corev1.PersistentVolumeClaim) error {
+	rep, err := k.runMover(ctx, tr, r, pvc.Namespace, "fill", pvc.Name, false,
 		"/velero", "fill", "--path="+moverPath, fmt.Sprintf("--bytes=%d", fillBytes), "--seed="+r.Backup)
 	if err != nil {
 		return err
@@ -539,7 +565,7 @@ const moverPath = "/data"
 
 // runMover runs the harness's data mover image (command) in pod name of namespace ns with claim
 // mounted at moverPath, waits for it to exit and returns its report.
-func (k *Checker) runMover(ctx context.Context, r *Result, ns, name, claim string, readOnly bool, command ...string) (*moverreport.Report, error) {
+func (k *Checker) runMover(ctx context.Context, tr *Tracker, r *Result, ns, name, claim string, readOnly bool, command ...string) (*moverreport.Report, error) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: managedLabels()},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr.To(int64(0)),
 			Containers: []corev1.Container{{Name: name, Image: k.Shared.MoverImage, ImagePullPolicy: corev1.PullIfNotPresent,
@@ -547,7 +573,7 @@ func (k *Checker) runMover(ctx context.Context, r *Result, ns, name, claim strin
 			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
 				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: readOnly}}}}}}
 	c := k.c()
-	if err := c.Create(ctx, pod); err != nil {
+	if err := tr.Create(ctx, pod); err != nil {
 		return nil, fmt.Errorf("%s pod: %w", name, err)
 	}
 	// The container's own exit, not the pod's phase, which a kubelet reports only after teardown.

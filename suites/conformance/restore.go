@@ -21,7 +21,7 @@ const restoredPVC = "data"
 // Restore restores backup r into a namespace of its own (Velero's namespace mapping), waits for
 // the Restore to complete and the PVC to be bound, then reads the restored volume with the
 // harness's data mover: it must hold exactly the bytes written into the source before the backup.
-func (k *Checker) Restore(ctx context.Context, r *Result) (*Restored, error) {
+func (k *Checker) Restore(ctx context.Context, tr *Tracker, r *Result) (*Restored, error) {
 	if r.Filled == nil {
 		return nil, fmt.Errorf("backup %s wrote no known data into its source: nothing to compare a restore with", r.Backup)
 	}
@@ -29,9 +29,11 @@ func (k *Checker) Restore(ctx context.Context, r *Result) (*Restored, error) {
 	c := k.c()
 	restore := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: out.Restore, Labels: managedLabels()},
 		Spec: velerov1.RestoreSpec{BackupName: r.Backup, NamespaceMapping: map[string]string{r.Namespace: out.Namespace}}}
-	if err := c.Create(ctx, restore); err != nil {
+	if err := tr.Create(ctx, restore); err != nil {
 		return out, fmt.Errorf("create Restore: %w", err)
 	}
+	// Velero creates the namespace the backup is restored into.
+	tr.Track(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: out.Namespace}})
 	timeout := k.Profile.Timeouts.Provision.Duration + k.Props.TimeoutCheckInterval + 3*k.Profile.Timeouts.Prepare.Duration
 	if err := k.waitFor(ctx, r, "Restore "+out.Restore+" to end", timeout, func(ctx context.Context) (bool, error) {
 		if c.Get(ctx, client.ObjectKeyFromObject(restore), restore) != nil {
@@ -56,7 +58,7 @@ func (k *Checker) Restore(ctx context.Context, r *Result) (*Restored, error) {
 		return out, err
 	}
 	// Read-only: the reader's write probe must not add a file to what is compared.
-	got, err := k.runMover(ctx, r, out.Namespace, "read-restored", restoredPVC, true,
+	got, err := k.runMover(ctx, tr, r, out.Namespace, "read-restored", restoredPVC, true,
 		"/velero", "data-mover", "backup", "--volume-path="+moverPath, "--volume-mode=Filesystem")
 	if err != nil {
 		return out, err
@@ -68,11 +70,4 @@ func (k *Checker) Restore(ctx context.Context, r *Result) (*Restored, error) {
 	r.Evidence = append(r.Evidence, fmt.Sprintf("Restore %s Completed into %s; the restored volume holds the %d bytes written before the backup (sha256 %.12s)",
 		out.Restore, out.Namespace, got.Bytes, got.SHA256))
 	return out, nil
-}
-
-// CleanUpRestore deletes the Restore and its namespace.
-func (k *Checker) CleanUpRestore(ctx context.Context, out *Restored) error {
-	c := k.c()
-	_ = client.IgnoreNotFound(c.Delete(ctx, &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: out.Restore}}))
-	return client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: out.Namespace}}))
 }

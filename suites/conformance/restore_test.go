@@ -24,15 +24,11 @@ var _ = Describe("restore", func() {
 		}
 		i := slices.IndexFunc(scenarios, func(s Scenario) bool { return s.Name == restoreScenario })
 		Expect(i).To(BeNumerically(">=", 0), "scenario %s", restoreScenario)
-		r, err := checker.Backup(ctx, scenarios[i], 1)
-		if r != nil {
-			DeferCleanup(func(ctx context.Context) { Expect(checker.CleanUp(ctx, r)).To(Succeed()) })
-		}
+		tr := NewTracker(res.GetControllerRuntimeClient())
+		DeferCleanup(func(ctx context.Context) { Expect(tr.CleanUp(ctx)).To(Succeed()) })
+		r, err := checker.Backup(ctx, tr, scenarios[i], 1)
 		Expect(err).NotTo(HaveOccurred(), "the backup to restore")
-		out, err := checker.Restore(ctx, r)
-		if out != nil {
-			DeferCleanup(func(ctx context.Context) { Expect(checker.CleanUpRestore(ctx, out)).To(Succeed()) })
-		}
+		_, err = checker.Restore(ctx, tr, r)
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("evidence", strings.Join(r.Evidence, "; "))
 	}, SpecTimeout(prof.Timeouts.Provision.Duration*3+prof.Timeouts.Prepare.Duration*4+props.TimeoutCheckInterval*2+8*time.Minute))

@@ -25,15 +25,16 @@ import (
 )
 
 var (
-	flagLane       = flag.String("lane", "", "local, kind or existing; empty skips the suites (make e2e sets it)")
-	flagLaneName   = flag.String("lane-name", "e2e", "name of the local lane")
-	flagDriver     = flag.String("driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml")
-	flagKubeconfig = flag.String("lane-kubeconfig", os.Getenv("KUBECONFIG"), "cluster of the existing lane")
-	flagArtifacts  = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
-	flagKindImages = flag.String("kind-images", envOr("BACKUPPVC_KIND_IMAGES", "auto"), "kind lane: offline (build the node image here), upstream (kindest/node) or auto")
-	flagPodImage   = flag.String("backup-pod-image", os.Getenv("BACKUP_POD_IMAGE"), "existing lane: the harness's data mover image on the cluster's nodes (default: the profile's backupPodImage)")
-	flagPrepare    = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
-	flagSUT        = flag.String("sut", "reference", "the system under test: "+strings.Join(sut.Names, " or "))
+	flagLane        = flag.String("lane", "", "local, kind or existing; empty skips the suites (make e2e sets it)")
+	flagLaneName    = flag.String("lane-name", "e2e", "name of the local lane")
+	flagDriver      = flag.String("driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml")
+	flagKubeconfig  = flag.String("lane-kubeconfig", os.Getenv("KUBECONFIG"), "cluster of the existing lane")
+	flagArtifacts   = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
+	flagKindImages  = flag.String("kind-images", envOr("BACKUPPVC_KIND_IMAGES", "auto"), "kind lane: offline (build the node image here), upstream (kindest/node) or auto")
+	flagInstallCRDs = flag.Bool("install-crds", os.Getenv("INSTALL_CRDS") == "1", "existing lane: install the Velero and snapshot CRDs the cluster lacks, from the pinned modules, and remove exactly those at the end")
+	flagPodImage    = flag.String("backup-pod-image", os.Getenv("BACKUP_POD_IMAGE"), "existing lane: the harness's data mover image on the cluster's nodes (default: the profile's backupPodImage)")
+	flagPrepare     = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
+	flagSUT         = flag.String("sut", "reference", "the system under test: "+strings.Join(sut.Names, " or "))
 )
 
 var (
@@ -91,7 +92,7 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	log := funcr.New(func(_, args string) { GinkgoWriter.Println("lane:", args) }, funcr.Options{})
 	var err error
 	setup, err = SetUp(ctx, Options{Lane: *flagLane, LaneName: *flagLaneName, Kubeconfig: *flagKubeconfig, Profile: prof,
-		Artifacts: *flagArtifacts, KindImages: *flagKindImages, BackupPodImage: *flagPodImage, SUT: *flagSUT, Log: log}, scenarios)
+		Artifacts: *flagArtifacts, KindImages: *flagKindImages, BackupPodImage: *flagPodImage, InstallCRDs: *flagInstallCRDs, SUT: *flagSUT, Log: log}, scenarios)
 	Expect(err).NotTo(HaveOccurred(), "bringing the %s lane up", *flagLane)
 	data, err := json.Marshal(setup.Shared)
 	Expect(err).NotTo(HaveOccurred())

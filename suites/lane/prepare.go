@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"

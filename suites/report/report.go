@@ -93,6 +93,14 @@ func Write(w io.Writer, r types.Report, info Info) error {
 			fmt.Fprintf(&b, "Diagnostics: `%s/%s/`\n", info.Diagnostics, DiagnosticsFolder(s.FullText()))
 		}
 	}
+	// A failure outside the cases (the lane's bring-up, the end-of-run sweep of what specs left,
+	// a component that died) fails the run as much as a case does.
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt && s.State.Is(types.SpecStateFailureStates) {
+			node := strings.TrimSpace(s.LeafNodeType.String() + " " + s.LeafNodeText)
+			fmt.Fprintf(&b, "\n### FAILED (the run, not a case): %s\n\n```\n%s\n```\n", node, strings.TrimSpace(s.Failure.Message))
+		}
+	}
 	if evidence := entries(specs, "evidence"); len(evidence) > 0 {
 		b.WriteString("\n## Evidence\n\n" + strings.Join(evidence, "\n") + "\n")
 	}

@@ -27,6 +27,11 @@ func TestWrite(t *testing.T) {
 			spec("y", types.SpecStateSkipped, "no class with role refusesReadOnly")},
 			want: []string{"report: FAIL", "| result | 0 passed, 1 failed, 1 skipped |", "### FAILED: backupPVC x\n\n```\nboom\n```",
 				"Diagnostics: `/d/backuppvc-x/`", "SKIP: no class with role refusesReadOnly"}},
+		{name: "a failure of the run, outside the cases", specs: []types.SpecReport{spec("x", types.SpecStatePassed, ""),
+			{LeafNodeType: types.NodeTypeSynchronizedAfterSuite, State: types.SpecStateFailed,
+				Failure: types.Failure{Message: "tearing the lane down: the specs left 1 namespaces of the run, removed at the end: bpvc-r-a-0"}}},
+			want: []string{"report: FAIL", "| result | 1 passed, 0 failed, 0 skipped |",
+				"### FAILED (the run, not a case): SynchronizedAfterSuite\n\n```\ntearing the lane down: the specs left 1 namespaces of the run, removed at the end: bpvc-r-a-0\n```"}},
 		{name: "interrupted", specs: []types.SpecReport{spec("z", types.SpecStateInterrupted, "interrupted by user")},
 			want: []string{"report: FAIL (the run was interrupted: results are incomplete)"}},
 	}

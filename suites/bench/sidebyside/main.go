@@ -83,6 +83,10 @@ func main() {
 	n := flag.Int("n", 10, "DataUploads exposed at once per exposer")
 	artifacts := flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
 	flag.Parse()
+	if *n < 1 {
+		fmt.Fprintln(os.Stderr, "sidebyside: -n must be at least 1")
+		os.Exit(2)
+	}
 	klog.SetLogger(logr.Discard())
 	ctrllog.SetLogger(logr.Discard())
 	if err := run(*n, *artifacts); err != nil {
@@ -166,10 +170,19 @@ func run(n int, artifacts string) error {
 		if err != nil {
 			return fmt.Errorf("%s exposer: %w", name, err)
 		}
+		// Nothing measured is a failure, not an empty row: make bench and make bench-smoke rely on it.
+		if len(r.Latencies) != n || r.ExposeRequestsPerDU == 0 {
+			return fmt.Errorf("%s exposer: measured %d of %d backupPods (%.1f expose requests per DataUpload)", name, len(r.Latencies), n, r.ExposeRequestsPerDU)
+		}
 		results = append(results, r)
 	}
-	data, _ := json.MarshalIndent(results, "", "  ")
-	_ = os.WriteFile(filepath.Join(artifacts, "sidebyside.json"), data, 0o644)
+	data, err := json.MarshalIndent(results, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(artifacts, "sidebyside.json"), data, 0o644); err != nil {
+		return err
+	}
 	fmt.Printf("\n### Velero v1.18.3's exposer and the reference's, same lane, %d snapshots exposed at once each (%d cores)\n\n", n, runtime.NumCPU())
 	fmt.Println("| exposer | expose → backupPod Running p50 | p95 | API requests per DataUpload: expose | cleanup |\n|---|---|---|---|---|")
 	for _, r := range results {

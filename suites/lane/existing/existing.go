@@ -4,7 +4,9 @@ package existing
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -25,15 +27,37 @@ type Lane struct {
 	profile     *profile.Profile
 	podImage    string
 	realKubelet bool
+	// crds are the CRDs WithInstallCRDs created.
+	crds []client.Object
 }
 
 var _ lane.Lane = (*Lane)(nil)
 
-// Connect runs the preflight (the cluster answers, serves the snapshot and Velero APIs, has the
-// profile's classes as the profile says, lets the user do what the run does), finds out whether
-// a real kubelet runs the driver, and makes the profile's classes marked create. backupPodImage
-// is where the nodes find the harness's data mover image ("": the profile's backupPodImage).
-func Connect(ctx context.Context, kubeconfig string, p *profile.Profile, backupPodImage string) (*Lane, error) {
+// Option changes how Connect works with the cluster.
+type Option func(*options)
+
+type options struct {
+	backupPodImage string
+	installCRDs    bool
+}
+
+// WithBackupPodImage says where the nodes find the harness's data mover image ("": the
+// profile's backupPodImage).
+func WithBackupPodImage(image string) Option { return func(o *options) { o.backupPodImage = image } }
+
+// WithInstallCRDs installs the Velero and snapshot CRDs the cluster lacks, from the pinned
+// modules, and Down removes exactly those (never a CRD the cluster had).
+func WithInstallCRDs() Option { return func(o *options) { o.installCRDs = true } }
+
+// Connect runs the preflight (the cluster answers, serves the snapshot and Velero APIs, runs a
+// snapshot controller, has the profile's classes as the profile says, lets the user do what the
+// run does), finds out whether a real kubelet runs the driver (then the backupPod image must
+// run there), and makes the profile's classes marked create.
+func Connect(ctx context.Context, kubeconfig string, p *profile.Profile, opts ...Option) (*Lane, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if kubeconfig == "" {
 		return nil, fmt.Errorf("existing lane: give KUBECONFIG")
 	}
@@ -49,23 +73,34 @@ func Connect(ctx context.Context, kubeconfig string, p *profile.Profile, backupP
 	if err != nil {
 		return nil, fmt.Errorf("existing lane: %w", err)
 	}
-	if err := preflight(ctx, cs.Discovery(), cs, c, p); err != nil {
-		return nil, err
+	if o.backupPodImage == "" {
+		o.backupPodImage = p.BackupPodImage
 	}
-	if backupPodImage == "" {
-		backupPodImage = p.BackupPodImage
+	l := &Lane{kubeconfig: kubeconfig, cfg: cfg, c: c, profile: p, podImage: o.backupPodImage}
+	if o.installCRDs {
+		if l.crds, err = installCRDs(ctx, cfg, c); err != nil {
+			return nil, errors.Join(err, removeCRDs(ctx, c, l.crds))
+		}
 	}
-	l := &Lane{kubeconfig: kubeconfig, cfg: cfg, c: c, profile: p, podImage: backupPodImage}
+	// From here on, a failure takes back what Connect made.
+	fail := func(err error) (*Lane, error) { return nil, errors.Join(err, l.Down(ctx)) }
+	if err := preflight(ctx, cs.Discovery(), c, p, snapshotControllerWait); err != nil {
+		return fail(err)
+	}
 	if l.realKubelet, err = realKubelet(ctx, c, p.Driver); err != nil {
-		return nil, fmt.Errorf("existing lane: listing the nodes: %w", err)
+		return fail(fmt.Errorf("existing lane: listing the nodes: %w", err))
 	}
-	if l.realKubelet && backupPodImage == "" {
-		return nil, fmt.Errorf("existing lane: a kubelet runs %s here, so backupPods will run, and no image of the harness's data mover is given for them: make datamover-image, push it where your nodes pull from, and give BACKUP_POD_IMAGE=<it, by digest> (or backupPodImage: in profile %s)", p.Driver, p.Name)
+	if l.realKubelet && l.podImage == "" {
+		return fail(fmt.Errorf("existing lane: a kubelet runs %s here, so backupPods will run, and no image of the harness's data mover is given for them: make datamover-image, push it where your nodes pull from, and give BACKUP_POD_IMAGE=<it, by digest> (or backupPodImage: in profile %s)", p.Driver, p.Name))
+	}
+	if l.realKubelet {
+		if problems := imageProblems(ctx, c, l.podImage, imageCheckWait); len(problems) > 0 {
+			return fail(errors.New("existing lane: " + strings.Join(problems, "\nexisting lane: ")))
+		}
 	}
 	l.created, err = lane.Prepare(ctx, c, p, nil)
 	if err != nil {
-		_ = lane.Unprepare(ctx, c, l.created)
-		return nil, fmt.Errorf("existing lane: %w", err)
+		return fail(fmt.Errorf("existing lane: %w", err))
 	}
 	return l, nil
 }
@@ -112,5 +147,7 @@ func (l *Lane) LogDir() string { return "" }
 // Healthy: nothing of ours runs there.
 func (l *Lane) Healthy() error { return nil }
 
-// Down removes the classes the harness made.
-func (l *Lane) Down(ctx context.Context) error { return lane.Unprepare(ctx, l.c, l.created) }
+// Down removes the classes the harness made, then the CRDs it installed.
+func (l *Lane) Down(ctx context.Context) error {
+	return errors.Join(lane.Unprepare(ctx, l.c, l.created), removeCRDs(ctx, l.c, l.crds))
+}

@@ -4,27 +4,27 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
-	"github.com/backuppvc-conformance/harness/internal/kubescheme"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 )
 
 // TestIntegrationExistingLaneLeavesTheClusterAsFound runs the whole conformance suite the way a
 // vendor certifies a driver (make e2e LANE=existing), against a local lane standing in for the
-// vendor's cluster, and checks the harness left nothing and touched nothing of the vendor's.
+// vendor's cluster, and checks the harness left nothing and touched nothing of the vendor's. Then,
+// the Velero CRDs removed, the preflight must stop the run saying what to do, and INSTALL_CRDS=1
+// must install them for the run and remove exactly those after it.
 func TestIntegrationExistingLaneLeavesTheClusterAsFound(t *testing.T) {
 	toolchain.RequireIntegration(t, [2]string{"kwok", "kwokctl"}, [2]string{"kubernetes", "kube-apiserver"})
 	root := toolchain.RepoRoot()
@@ -43,76 +43,69 @@ func TestIntegrationExistingLaneLeavesTheClusterAsFound(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	c, err := client.New(vendor.RESTConfig(), client.Options{Scheme: kubescheme.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := vendorClient(t, vendor.RESTConfig())
 	// Objects of the vendor's that a run must not touch.
 	mine := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "vendor-data"}, Data: map[string]string{"k": "v"}}
 	if err := c.Create(ctx, mine); err != nil {
 		t.Fatal(err)
 	}
-	classesBefore := classNames(t, c)
+	before := clusterState(ctx, t, c)
+	doc := vendorProfile(t, root, unchanged)
 
-	// The vendor's profile: the emulator's classes, already there (create: false), existing lane.
-	data, err := os.ReadFile(filepath.Join(root, "drivers", "emulator", "profile.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := strings.Replace(strings.ReplaceAll(string(data), "create: true", "create: false"), "lanes: [local, kind]", "lanes: [existing]", 1)
-	doc = doc[:strings.Index(doc, "\nlocal:")] + "\n"
-	prof := filepath.Join(t.TempDir(), "profile.yaml")
-	if err := os.WriteFile(prof, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("make", "e2e", "LANE=existing", "DRIVER="+prof, "KUBECONFIG="+vendor.Kubeconfig(), "ARTIFACTS="+filepath.Join(art, "e2e"))
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("make e2e LANE=existing: %v\n%s", err, tail(string(out), 60))
-	}
-
-	// Namespaces are deleted asynchronously: give them a minute to go.
-	var left []string
-	_ = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		left = nil
-		nss := &corev1.NamespaceList{}
-		if err := c.List(ctx, nss); err != nil {
-			return false, nil
+	if !t.Run("certification passes", func(t *testing.T) {
+		if _, log, err := vendorRun(root, vendor.Kubeconfig(), doc, art, "pass"); err != nil {
+			t.Fatalf("make e2e LANE=existing: %v\n%s", err, log)
 		}
-		for _, ns := range nss.Items {
-			if strings.HasPrefix(ns.Name, "bpvc-") {
-				left = append(left, "namespace "+ns.Name)
+		expectAsFound(ctx, t, c, before)
+		got := &corev1.ConfigMap{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(mine), got); err != nil || got.Data["k"] != "v" || got.ResourceVersion != mine.ResourceVersion {
+			t.Errorf("the vendor's ConfigMap was touched: %+v, %v", got.Data, err)
+		}
+	}) {
+		return
+	}
+
+	// A cluster without Velero's CRDs (its snapshot CRDs stay).
+	crds := &apiextv1.CustomResourceDefinitionList{}
+	if err := c.List(ctx, crds); err != nil {
+		t.Fatal(err)
+	}
+	for _, crd := range crds.Items {
+		if crd.Spec.Group == "velero.io" {
+			if err := c.Delete(ctx, &crd); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return len(left) == 0, nil
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		l := &apiextv1.CustomResourceDefinitionList{}
+		return c.List(ctx, l) == nil && !slices.ContainsFunc(l.Items, func(crd apiextv1.CustomResourceDefinition) bool { return crd.Spec.Group == "velero.io" }), nil
+	}); err != nil {
+		t.Fatalf("the Velero CRDs did not go: %v", err)
+	}
+	withoutVelero := clusterState(ctx, t, c)
+	// One spec is enough to prove the CRDs served; the preflight comes before any.
+	oneSpec := "LABELS=storageClass"
+	t.Run("without Velero's CRDs the preflight says what to do", func(t *testing.T) {
+		start := time.Now()
+		_, log, err := vendorRun(root, vendor.Kubeconfig(), doc, art, "no-crds", oneSpec)
+		if err == nil {
+			t.Fatalf("make e2e LANE=existing passed on a cluster without Velero's CRDs\n%s", log)
+		}
+		for _, want := range []string{"existing lane: velero.io/v1 backups, restores, backupstoragelocations not served: install Velero v1.18.3's CRDs",
+			"existing lane: velero.io/v2alpha1 datauploads, datadownloads not served", "INSTALL_CRDS=1"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the run's output lacks %q:\n%s", want, log)
+			}
+		}
+		t.Logf("failed as it should in %v", time.Since(start).Round(time.Millisecond))
+		expectAsFound(ctx, t, c, withoutVelero)
 	})
-	if len(left) > 0 {
-		t.Errorf("left on the vendor's cluster: %v", left)
-	}
-	if after := classNames(t, c); after != classesBefore {
-		t.Errorf("storage classes changed: before %s, after %s", classesBefore, after)
-	}
-	got := &corev1.ConfigMap{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(mine), got); err != nil || got.Data["k"] != "v" || got.ResourceVersion != mine.ResourceVersion {
-		t.Errorf("the vendor's ConfigMap was touched: %+v, %v", got.Data, err)
-	}
-}
-
-func classNames(t *testing.T, c client.Client) string {
-	t.Helper()
-	l := &storagev1.StorageClassList{}
-	if err := c.List(context.Background(), l); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, sc := range l.Items {
-		names = append(names, sc.Name)
-	}
-	return strings.Join(names, ",")
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	t.Run("INSTALL_CRDS=1 installs them for the run and removes exactly those", func(t *testing.T) {
+		if _, log, err := vendorRun(root, vendor.Kubeconfig(), doc, art, "install-crds", oneSpec, "INSTALL_CRDS=1"); err != nil {
+			t.Fatalf("make e2e LANE=existing INSTALL_CRDS=1: %v\n%s", err, log)
+		}
+		// The snapshot CRDs, which the cluster had, by UID and resourceVersion; Velero's gone again.
+		expectAsFound(ctx, t, c, withoutVelero)
+	})
 }

@@ -1,0 +1,88 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// The names Velero v1.18.3 gives what its exposer makes (pkg/exposer/types.go,
+// pkg/apis/velero/v1/labels_annotations.go), as the suites see them from outside.
+const (
+	ExposeOnGoingLabel = "velero.io/expose-on-going"
+	DataUploadLabel    = "velero.io/data-upload"
+	PodGroupLabel      = "velero.io/exposer-pod-group"
+	PodGroupSnapshot   = "snapshot-exposer"
+)
+
+// kubeAnnotationPrefixes are the annotations Kubernetes' controllers put on a claim (binding,
+// provisioning); they are not the exposer's.
+var kubeAnnotationPrefixes = []string{"pv.kubernetes.io/", "volume.beta.kubernetes.io/", "volume.kubernetes.io/"}
+
+// ownAnnotations are a claim's annotations less those Kubernetes adds.
+func ownAnnotations(in map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range in {
+		if !slices.ContainsFunc(kubeAnnotationPrefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// entryAnnotations are the annotations the scenario's backupPVC entry asks for (B5), decoded as
+// Velero decodes the entry (encoding/json: keys match case-insensitively).
+func (c Classes) entryAnnotations(sc Scenario) map[string]string {
+	out := map[string]string{}
+	if sc.Entry == "" {
+		return out
+	}
+	var e struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal([]byte(c.expand(sc.Entry)), &e); err == nil {
+		maps.Copy(out, e.Annotations)
+	}
+	return out
+}
+
+// controlledBy says what is wrong with refs if they are not exactly one controller reference to
+// DataUpload du ("" when they are) (B5, C1).
+func controlledBy(refs []metav1.OwnerReference, du string) string {
+	if len(refs) != 1 || refs[0].Kind != "DataUpload" || refs[0].Name != du || !ptr.Deref(refs[0].Controller, false) {
+		var got []string
+		for _, r := range refs {
+			got = append(got, fmt.Sprintf("%s/%s controller=%v", r.Kind, r.Name, ptr.Deref(r.Controller, false)))
+		}
+		return fmt.Sprintf("ownerReferences %v, want one controller reference to DataUpload %s", got, du)
+	}
+	return ""
+}
+
+// podShape: the backupPod as C1, C3 and C4 fix it: controlled by its DataUpload, never restarted,
+// no grace period, run as root, labelled with its DataUpload and the exposer's pod group.
+func podShape(pod *corev1.Pod, du string) []string {
+	var problems []string
+	if p := controlledBy(pod.OwnerReferences, du); p != "" {
+		problems = append(problems, p)
+	}
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		problems = append(problems, fmt.Sprintf("restartPolicy %s, want Never", pod.Spec.RestartPolicy))
+	}
+	if g := pod.Spec.TerminationGracePeriodSeconds; g == nil || *g != 0 {
+		problems = append(problems, fmt.Sprintf("terminationGracePeriodSeconds %v, want 0", ptr.Deref(g, -1)))
+	}
+	if sc := pod.Spec.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 0 {
+		problems = append(problems, "securityContext.runAsUser not 0: the data mover must run as root")
+	}
+	if pod.Labels[DataUploadLabel] != du || pod.Labels[PodGroupLabel] != PodGroupSnapshot {
+		problems = append(problems, fmt.Sprintf("labels %v, want %s=%s and %s=%s", pod.Labels, DataUploadLabel, du, PodGroupLabel, PodGroupSnapshot))
+	}
+	return problems
+}

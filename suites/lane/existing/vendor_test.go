@@ -1,0 +1,229 @@
+package existing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/internal/kubescheme"
+)
+
+// What the tests of a vendor's certification share: the vendor's profile, make e2e LANE=existing
+// run as a vendor runs it, its results, and the cluster's state before and after.
+
+// vendorClient is a client of the vendor's cluster.
+func vendorClient(t *testing.T, cfg *rest.Config) client.Client {
+	t.Helper()
+	c, err := client.New(cfg, client.Options{Scheme: kubescheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// vendorRun runs make e2e LANE=existing against kubeconfig with the profile at doc, reports under
+// art/name; it returns the run's results, what a reader needs of its output, and its error.
+func vendorRun(root, kubeconfig, doc, art, name string, extra ...string) (results, string, error) {
+	out := filepath.Join(art, name)
+	args := append([]string{"e2e", "LANE=existing", "DRIVER=" + doc, "KUBECONFIG=" + kubeconfig, "ARTIFACTS=" + out}, extra...)
+	cmd := exec.Command("make", args...)
+	cmd.Dir = root
+	log, err := cmd.CombinedOutput()
+	res, rerr := readResults(filepath.Join(out, "results.json"))
+	if rerr != nil && err == nil {
+		err = rerr
+	}
+	return res, failureSummary(string(log), 30), err
+}
+
+// vendorProfile writes the emulator's profile as its owner would for the existing lane (the
+// classes are there already: create: false), then edit's changes.
+func vendorProfile(t *testing.T, root string, edit func(string) string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "drivers", "emulator", "profile.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(strings.ReplaceAll(string(data), "create: true", "create: false"), "lanes: [local, kind]", "lanes: [existing]", 1)
+	doc = doc[:strings.Index(doc, "\nlocal:")] + "\n"
+	path := filepath.Join(t.TempDir(), "profile.yaml")
+	if err := os.WriteFile(path, []byte(edit(doc)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// results is what the run's results.json says, spec by spec.
+type results struct {
+	Specs []struct {
+		Name    string `json:"name"`
+		Verdict string `json:"verdict"`
+		Reason  string `json:"reason"`
+	} `json:"specs"`
+}
+
+func readResults(path string) (results, error) {
+	var r results
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal(data, &r)
+}
+
+// verdict is the verdict of the spec whose name starts with the scenario's ("" if none ran).
+func (r results) verdict(scenario string) string {
+	for _, s := range r.Specs {
+		if strings.HasPrefix(s.Name, "backupPVC "+scenario+":") {
+			return s.Verdict
+		}
+	}
+	return "not run"
+}
+
+// counts says how many specs had each verdict.
+func (r results) counts() string {
+	n := map[string]int{}
+	for _, s := range r.Specs {
+		n[s.Verdict]++
+	}
+	return fmt.Sprintf("%d passed, %d failed, %d skipped", n["passed"], n["failed"], n["skipped"])
+}
+
+func (r results) reason(scenario string) string {
+	for _, s := range r.Specs {
+		if strings.HasPrefix(s.Name, "backupPVC "+scenario+":") {
+			return s.Reason
+		}
+	}
+	return ""
+}
+
+// clusterState is every cluster-wide object a run could touch, by kind and name, with the
+// resourceVersion (and, for CRDs, the UID) it has; namespaces by name.
+func clusterState(ctx context.Context, t *testing.T, c client.Client) map[string]string {
+	t.Helper()
+	state := map[string]string{}
+	for _, l := range []struct {
+		kind    string
+		list    client.ObjectList
+		version bool
+	}{
+		{"Namespace", &corev1.NamespaceList{}, false},
+		{"StorageClass", &storagev1.StorageClassList{}, true},
+		{"VolumeSnapshotClass", &snapshotv1.VolumeSnapshotClassList{}, true},
+		{"CSIDriver", &storagev1.CSIDriverList{}, true},
+		{"CustomResourceDefinition", &apiextv1.CustomResourceDefinitionList{}, true},
+		{"ClusterRole", &rbacv1.ClusterRoleList{}, false},
+		{"ClusterRoleBinding", &rbacv1.ClusterRoleBindingList{}, false},
+		{"PersistentVolume", &corev1.PersistentVolumeList{}, true},
+	} {
+		if err := c.List(ctx, l.list); err != nil {
+			t.Fatal(err)
+		}
+		items, err := meta.ExtractList(l.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			o := it.(client.Object)
+			v := ""
+			if l.version {
+				v = string(o.GetUID()) + "/" + o.GetResourceVersion()
+			}
+			state[l.kind+" "+o.GetName()] = v
+		}
+	}
+	return state
+}
+
+// onRealKubelet is the profile's edit for a cluster with a real kubelet: a prepare timeout
+// that fits it.
+func onRealKubelet(doc string) string { return strings.Replace(doc, "prepare: 15s", "prepare: 60s", 1) }
+
+func unchanged(doc string) string { return doc }
+
+// expectAsFound waits (namespaces and PVs go asynchronously) until the cluster is as before.
+func expectAsFound(ctx context.Context, t *testing.T, c client.Client, before map[string]string) {
+	t.Helper()
+	var diff []string
+	_ = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		diff = stateDiff(before, clusterState(ctx, t, c))
+		return len(diff) == 0, nil
+	})
+	if len(diff) > 0 {
+		t.Errorf("the cluster is not as the run found it:\n%s", strings.Join(diff, "\n"))
+	}
+}
+
+func stateDiff(before, after map[string]string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(before)) {
+		switch a, ok := after[k]; {
+		case !ok:
+			out = append(out, "gone: "+k)
+		case a != before[k]:
+			out = append(out, fmt.Sprintf("changed: %s (%s -> %s)", k, before[k], a))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		if _, ok := before[k]; !ok {
+			out = append(out, "left: "+k)
+		}
+	}
+	return out
+}
+
+// failureSummary is what a reader of a failed run needs from make's output: its last n lines,
+// then every Ginkgo failure block (from its [FAILED] line to the "In [It] at:" that ends it), last,
+// because CI shows the end of a long output.
+func failureSummary(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	out := slices.Clone(lines[max(0, len(lines)-n):])
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(strings.TrimSpace(lines[i]), "[FAILED] ") {
+			continue
+		}
+		out = append(out, "---- failure ----")
+		for start := i; i < len(lines); i++ {
+			if i-start == 60 {
+				out = append(out, "  (cut)")
+				break
+			}
+			out = append(out, lines[i])
+			if strings.Contains(lines[i], "In [") && strings.Contains(lines[i], "] at: ") {
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestFailureSummaryEndsWithEveryFailure(t *testing.T) {
+	out := strings.Join([]string{"• [FAILED] [1.0 seconds]", "backupPVC [It] a", "  [FAILED] waiting 1m for x", "  detail",
+		"  In [It] at: /f.go:1 @ 12/02/26", "noise", "  [FAILED] second", "  In [It] at: /f.go:2 @ 12/02/26", "last line"}, "\n")
+	got := failureSummary(out, 1)
+	want := strings.Join([]string{"last line", "---- failure ----", "  [FAILED] waiting 1m for x", "  detail",
+		"  In [It] at: /f.go:1 @ 12/02/26", "---- failure ----", "  [FAILED] second", "  In [It] at: /f.go:2 @ 12/02/26"}, "\n")
+	if got != want {
+		t.Errorf("failureSummary:\n%s\nwant:\n%s", got, want)
+	}
+}
