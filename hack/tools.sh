@@ -152,7 +152,6 @@ copy_replaces() {
   local mod="$1" m="$2" v="$3" dir
   (cd "$mod" && go mod edit -require "$m@$v")
   dir=$(module_dir "$m@$v")
-  (cd "$mod" && go mod edit -json | true)
   go mod edit -json "$dir/go.mod" | awk '
     /"Replace": \[/ {inr=1} inr && /"Old":/ {getline p; sub(/.*"Path": "/,"",p); sub(/".*/,"",p); old=p}
     inr && /"New":/ {getline p; sub(/.*"Path": "/,"",p); sub(/".*/,"",p); getline q; if (q ~ /"Version"/) {sub(/.*"Version": "/,"",q); sub(/".*/,"",q); print old "=" p "@" q} else if (p !~ /^\./) print old "=" p}' |

@@ -18,3 +18,4 @@ var (
 
 	SnapshotterFlags = append([]string{"--v=2", "--timeout=5m", "--worker-threads=20"}, sidecarClient...)
 )
+

@@ -33,7 +33,7 @@ func TestIntegrationExistingLaneLeavesTheClusterAsFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	art := t.TempDir()
+	art := keptOnFailure(t, root, "existing-lane")
 	vendor, err := local.Up(ctx, local.Options{Name: fmt.Sprintf("it-vendor-%d", os.Getpid()), Profile: p, ArtifactsDir: art})
 	if err != nil {
 		t.Fatal(err)

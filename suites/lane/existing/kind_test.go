@@ -32,7 +32,7 @@ func TestKindExistingLane(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	art := t.TempDir()
+	art := keptOnFailure(t, root, "kind-existing-lane")
 	vendor, err := kind.Up(ctx, kind.Options{Name: fmt.Sprintf("vendor-%d", os.Getpid()), Profile: p, Images: kind.ImagesOffline, ArtifactsDir: art})
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,29 @@ func vendorClient(t *testing.T, cfg *rest.Config) client.Client {
 	return c
 }
 
+// keptOnFailure is a folder for a test's artifacts (the vendor lane's component logs, each run's
+// reports and diagnostics): removed when the test passes, kept under the repository's
+// artifacts/integration/ when it fails, and named in the test's output.
+func keptOnFailure(t *testing.T, root, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+			return
+		}
+		kept := filepath.Join(root, "artifacts", "integration", filepath.Base(dir))
+		if err := os.MkdirAll(filepath.Dir(kept), 0o755); err == nil && os.Rename(dir, kept) == nil {
+			dir = kept
+		}
+		t.Logf("artifacts of the failed test kept in %s", dir)
+	})
+	return dir
+}
+
 // vendorRun runs make e2e LANE=existing against kubeconfig with the profile at doc, reports under
 // art/name; it returns the run's results, what a reader needs of its output, and its error.
 func vendorRun(root, kubeconfig, doc, art, name string, extra ...string) (results, string, error) {
@@ -157,7 +180,7 @@ func clusterState(ctx context.Context, t *testing.T, c client.Client) map[string
 
 // onRealKubelet is the profile's edit for a cluster with a real kubelet: a prepare timeout
 // that fits it.
-func onRealKubelet(doc string) string { return strings.Replace(doc, "prepare: 15s", "prepare: 60s", 1) }
+func onRealKubelet(doc string) string { return strings.Replace(doc, "prepare: 45s", "prepare: 60s", 1) }
 
 func unchanged(doc string) string { return doc }
 
