@@ -18,4 +18,3 @@ var (
 
 	SnapshotterFlags = append([]string{"--v=2", "--timeout=5m", "--worker-threads=20"}, sidecarClient...)
 )
-
