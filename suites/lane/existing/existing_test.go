@@ -28,22 +28,11 @@ import (
 func TestIntegrationExistingLaneLeavesTheClusterAsFound(t *testing.T) {
 	toolchain.RequireIntegration(t, [2]string{"kwok", "kwokctl"}, [2]string{"kubernetes", "kube-apiserver"})
 	root := toolchain.RepoRoot()
-	p, err := profile.Find(root, "emulator")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	art := keptOnFailure(t, root, "existing-lane")
-	vendor, err := local.Up(ctx, local.Options{Name: fmt.Sprintf("it-vendor-%d", os.Getpid()), Profile: p, ArtifactsDir: art})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := vendor.Down(context.Background()); err != nil {
-			t.Error(err)
-		}
+	vendor, c := upVendor(t, root, art, func(ctx context.Context, p *profile.Profile, art string) (*local.Lane, error) {
+		return local.Up(ctx, local.Options{Name: fmt.Sprintf("it-vendor-%d", os.Getpid()), Profile: p, ArtifactsDir: art})
 	})
-	c := vendorClient(t, vendor.RESTConfig())
 	// Objects of the vendor's that a run must not touch.
 	mine := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "vendor-data"}, Data: map[string]string{"k": "v"}}
 	if err := c.Create(ctx, mine); err != nil {

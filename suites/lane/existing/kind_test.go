@@ -27,22 +27,11 @@ func TestKindExistingLane(t *testing.T) {
 		t.Skip("needs a Docker engine and the kind lane's images: make test-kind-existing runs it")
 	}
 	root := toolchain.RepoRoot()
-	p, err := profile.Find(root, "emulator")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	art := keptOnFailure(t, root, "kind-existing-lane")
-	vendor, err := kind.Up(ctx, kind.Options{Name: fmt.Sprintf("vendor-%d", os.Getpid()), Profile: p, Images: kind.ImagesOffline, ArtifactsDir: art})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := vendor.Down(context.Background()); err != nil {
-			t.Error(err)
-		}
+	vendor, c := upVendor(t, root, art, func(ctx context.Context, p *profile.Profile, art string) (*kind.Lane, error) {
+		return kind.Up(ctx, kind.Options{Name: fmt.Sprintf("vendor-%d", os.Getpid()), Profile: p, Images: kind.ImagesOffline, ArtifactsDir: art})
 	})
-	c := vendorClient(t, vendor.RESTConfig())
 	// The image the kind lane loaded into the node (make datamover-image's archive, named by
 	// digest, did not start in containerd 1.6 here: the fill pods never ran).
 	image := "BACKUP_POD_IMAGE=" + vendor.BackupPodImage()

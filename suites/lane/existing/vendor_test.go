@@ -23,11 +23,34 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/kubescheme"
+	"github.com/backuppvc-conformance/harness/suites/lane"
 )
 
 // What the tests of a vendor's certification share: the vendor's profile, make e2e LANE=existing
 // run as a vendor runs it, its results, and the cluster's state before and after.
+
+// upVendor brings up, with the emulator's profile, the cluster that stands in for a vendor's
+// (up makes it; its artifacts go to art), takes it down when the test ends, and returns it with a
+// client of it.
+func upVendor[L lane.Lane](t *testing.T, root, art string, up func(context.Context, *profile.Profile, string) (L, error)) (L, client.Client) {
+	t.Helper()
+	p, err := profile.Find(root, "emulator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendor, err := up(context.Background(), p, art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := vendor.Down(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return vendor, vendorClient(t, vendor.RESTConfig())
+}
 
 // vendorClient is a client of the vendor's cluster.
 func vendorClient(t *testing.T, cfg *rest.Config) client.Client {
