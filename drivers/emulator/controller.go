@@ -90,18 +90,8 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	readOnly := readerOnly(req.GetVolumeCapabilities())
 	snapID := req.GetVolumeContentSource().GetSnapshot().GetSnapshotId()
 
-	for {
-		d.mu.Lock()
-		wait, busy := d.creating[req.GetName()]
-		if !busy {
-			break
-		}
-		d.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, status.FromContextError(ctx.Err()).Err()
-		}
+	if err := d.lockAfterCopy(ctx, "vol/"+req.GetName()); err != nil {
+		return nil, err
 	}
 	defer d.mu.Unlock()
 
@@ -159,32 +149,57 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	return d.volumeResponse(v), nil
 }
 
-// slowClone copies the snapshot's data and takes the class's clone cost, with the lock released
-// so other calls go on; called and returns with d.mu held.
+// slowClone copies the snapshot's data and takes the class's clone cost; called and returns with
+// d.mu held.
 func (d *Driver) slowClone(ctx context.Context, v *Volume, snap *Snapshot, p ClassParams) error {
-	done := make(chan struct{})
-	d.creating[v.Name] = done
 	src, dst := d.store.snapshotPath(snap), d.store.volumePath(v)
-	d.mu.Unlock()
-	err := copyData(src, dst, v.Block)
-	if err == nil {
+	return d.copyUnlocked("vol/"+v.Name, dst, func() error {
+		if err := copyData(src, dst, v.Block); err != nil {
+			return status.Errorf(codes.Internal, "clone snapshot %s: %v", snap.ID, err)
+		}
 		timer := time.NewTimer(p.cloneDuration(v.SizeBytes))
+		defer timer.Stop()
 		select {
 		case <-timer.C:
+			return nil
 		case <-ctx.Done():
-			timer.Stop()
-			err = status.FromContextError(ctx.Err()).Err()
+			return status.FromContextError(ctx.Err()).Err()
 		}
-	} else {
-		err = status.Errorf(codes.Internal, "clone snapshot %s: %v", snap.ID, err)
-	}
-	d.mu.Lock()
-	delete(d.creating, v.Name)
-	close(done)
+	})
+}
+
+// copyUnlocked runs copy with d.mu released, so that a copy of a large volume (a 1 GiB Block
+// image takes seconds) does not stall every other call of every sidecar; calls to the same key
+// wait for it (lockAfterCopy). Called and returns with d.mu held; on error dst is removed.
+func (d *Driver) copyUnlocked(key, dst string, copy func() error) error {
+	done := make(chan struct{})
+	d.copying[key] = done
+	d.mu.Unlock()
+	err := copy()
 	if err != nil {
 		_ = os.RemoveAll(dst)
 	}
+	d.mu.Lock()
+	delete(d.copying, key)
+	close(done)
 	return err
+}
+
+// lockAfterCopy takes d.mu once no copy for key is under way.
+func (d *Driver) lockAfterCopy(ctx context.Context, key string) error {
+	for {
+		d.mu.Lock()
+		wait, busy := d.copying[key]
+		if !busy {
+			return nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
 }
 
 func mode(block bool) string {
@@ -254,14 +269,16 @@ func (d *Driver) GetCapacity(context.Context, *csi.GetCapacityRequest) (*csi.Get
 }
 
 // CreateSnapshot copies the volume's data into a ready snapshot.
-func (d *Driver) CreateSnapshot(_ context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
+func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "snapshot name is required")
 	}
 	if req.GetSourceVolumeId() == "" {
 		return nil, status.Error(codes.InvalidArgument, "source volume id is required")
 	}
-	d.mu.Lock()
+	if err := d.lockAfterCopy(ctx, "snap/"+req.GetName()); err != nil {
+		return nil, err
+	}
 	defer d.mu.Unlock()
 	id := idFor("snap", req.GetName())
 	if s, ok := d.store.st.Snapshots[id]; ok {
@@ -275,8 +292,8 @@ func (d *Driver) CreateSnapshot(_ context.Context, req *csi.CreateSnapshotReques
 		return nil, status.Errorf(codes.NotFound, "source volume %s not found", req.GetSourceVolumeId())
 	}
 	s := &Snapshot{ID: id, Name: req.GetName(), SourceVolume: v.ID, SizeBytes: v.SizeBytes, Block: v.Block, CreatedAt: time.Now().UTC()}
-	if err := copyData(d.store.volumePath(v), d.store.snapshotPath(s), v.Block); err != nil {
-		_ = os.RemoveAll(d.store.snapshotPath(s))
+	src, dst := d.store.volumePath(v), d.store.snapshotPath(s)
+	if err := d.copyUnlocked("snap/"+req.GetName(), dst, func() error { return copyData(src, dst, v.Block) }); err != nil {
 		return nil, status.Errorf(codes.Internal, "copy volume data: %v", err)
 	}
 	d.store.st.Snapshots[id] = s

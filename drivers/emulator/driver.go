@@ -33,9 +33,9 @@ type Driver struct {
 	log   logr.Logger
 	mu    sync.Mutex
 	store *store
-	// creating holds volume names whose slow clone is under way, so a retried CreateVolume
-	// waits for it instead of starting a second copy.
-	creating map[string]chan struct{}
+	// copying holds the volumes ("vol/<name>") and snapshots ("snap/<name>") whose data is being
+	// copied with mu released, so a retried call waits for that copy instead of starting another.
+	copying map[string]chan struct{}
 }
 
 // New opens (or creates) the state under opts.StateDir.
@@ -63,7 +63,7 @@ func New(opts Options) (*Driver, error) {
 	if log.GetSink() == nil {
 		log = logr.Discard()
 	}
-	return &Driver{opts: opts, log: log, store: s, creating: map[string]chan struct{}{}}, nil
+	return &Driver{opts: opts, log: log, store: s, copying: map[string]chan struct{}{}}, nil
 }
 
 func idFor(kind, name string) string {

@@ -334,3 +334,62 @@ func TestPublishBlockIsALoopDevice(t *testing.T) {
 		})
 	}
 }
+
+// A Block volume is a sparse 1 GiB image: its snapshot and a writable volume cloned from it must
+// hold the same bytes and stay sparse (writing the zeros out took seconds per copy, with every
+// other CSI call waiting behind it).
+func TestBlockCopiesKeepTheDataAndTheHoles(t *testing.T) {
+	d := newDriver(t, t.TempDir())
+	ctx := context.Background()
+	v, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "blk", VolumeCapabilities: caps(rwo, true),
+		CapacityRange: &csi.CapacityRange{RequiredBytes: gib}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := d.store.volumePath(d.store.st.Volumes[v.Volume.VolumeId])
+	payload := []byte("data in the middle of the image")
+	const at = 300<<20 + 12345
+	f, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(payload, at); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "blk-snap", SourceVolumeId: v.Volume.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := fromSnapshot("blk-clone", s.Snapshot.SnapshotId, rwo, nil)
+	req.VolumeCapabilities = caps(rwo, true)
+	c, err := d.CreateVolume(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, path := range map[string]string{
+		"snapshot": d.store.snapshotPath(d.store.st.Snapshots[s.Snapshot.SnapshotId]),
+		"clone":    d.store.volumePath(d.store.st.Volumes[c.Volume.VolumeId]),
+	} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Size != gib {
+			t.Errorf("%s: %d bytes, want %d", what, st.Size, gib)
+		}
+		if allocated := st.Blocks * 512; allocated > 8<<20 {
+			t.Errorf("%s: %d bytes allocated on disk, want the holes kept (a few KiB)", what, allocated)
+		}
+		got := make([]byte, len(payload))
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.ReadAt(got, at)
+		f.Close()
+		if err != nil || string(got) != string(payload) {
+			t.Errorf("%s: %q at offset %d (err %v), want %q", what, got, at, err, payload)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -152,6 +153,8 @@ func copyData(src, dst string, block bool) error {
 	})
 }
 
+// copyFile copies src to dst keeping holes: a Block volume is a sparse image of its full size,
+// and writing its zeros out (a GiB per snapshot and per clone) made each copy take seconds.
 func copyFile(src, dst string, mode fs.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -162,9 +165,36 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if err := copySparse(out, in); err != nil {
 		out.Close()
 		return err
 	}
 	return out.Close()
+}
+
+// copySparse copies in to out chunk by chunk, seeking over chunks of zeros instead of writing
+// them, and sets out's size to in's at the end (a trailing hole has nothing written into it).
+func copySparse(out *os.File, in io.Reader) error {
+	const chunk = 1 << 20
+	buf, zero := make([]byte, chunk), make([]byte, chunk)
+	var size int64
+	for {
+		n, err := io.ReadFull(in, buf)
+		if n > 0 {
+			if bytes.Equal(buf[:n], zero[:n]) {
+				if _, err := out.Seek(int64(n), io.SeekCurrent); err != nil {
+					return err
+				}
+			} else if _, err := out.Write(buf[:n]); err != nil {
+				return err
+			}
+			size += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return out.Truncate(size)
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -202,8 +203,15 @@ func clusterState(ctx context.Context, t *testing.T, c client.Client) map[string
 }
 
 // onRealKubelet is the profile's edit for a cluster with a real kubelet: a prepare timeout
-// that fits it.
-func onRealKubelet(doc string) string { return strings.Replace(doc, "prepare: 45s", "prepare: 60s", 1) }
+// that fits it (the profile's prepareOnKind; the existing lane reads only prepare). It panics
+// when the profile has no prepare line, so a reworded profile cannot leave the edit undone.
+func onRealKubelet(doc string) string {
+	prepare := regexp.MustCompile(`(?m)^  prepare: \S+$`)
+	if !prepare.MatchString(doc) {
+		panic("onRealKubelet: the profile has no '  prepare: <duration>' line")
+	}
+	return prepare.ReplaceAllString(doc, "  prepare: 60s")
+}
 
 func unchanged(doc string) string { return doc }
 
