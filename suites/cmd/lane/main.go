@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,20 +21,45 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/internal/cmdline"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 )
 
-func main() {
-	if len(os.Args) < 2 || (os.Args[1] != "up" && os.Args[1] != "down") {
-		fmt.Fprintln(os.Stderr, "usage: lane up|down [--name N] [--driver PROFILE] [--artifacts DIR]")
-		os.Exit(2)
+const (
+	usageUp   = "lane up [--name N] [--driver PROFILE] [--artifacts DIR]"
+	usageDown = "lane down [--name N]"
+)
+
+// options are a command line's: its subcommand and flags.
+type options struct {
+	cmd, name, driver, artifacts string
+}
+
+// parseArgs reads lane's command line; ok false means exit with code (its message written).
+func parseArgs(args []string, stderr io.Writer) (o options, code int, ok bool) {
+	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
+		fmt.Fprintf(stderr, "usage: %s\n       %s\n", usageUp, usageDown)
+		return o, 2, false
 	}
-	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
-	name := fs.String("name", "backuppvc", "lane name (lanes with different names run side by side)")
-	driver := fs.String("driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml path")
-	artifacts := fs.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "where component logs go")
-	_ = fs.Parse(os.Args[2:])
+	o.cmd = args[0]
+	fs := flag.NewFlagSet("lane "+o.cmd, flag.ContinueOnError)
+	fs.StringVar(&o.name, "name", "backuppvc", "lane name (lanes with different names run side by side)")
+	usage := usageDown
+	if o.cmd == "up" {
+		usage = usageUp
+		fs.StringVar(&o.driver, "driver", "emulator", "driver profile: a folder under drivers/ or a profile.yaml path")
+		fs.StringVar(&o.artifacts, "artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "where component logs go")
+	}
+	code, ok = cmdline.Parse(fs, usage, args[1:], stderr)
+	return o, code, ok
+}
+
+func main() {
+	o, code, ok := parseArgs(os.Args[1:], os.Stderr)
+	if !ok {
+		os.Exit(code)
+	}
 	log := funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, "lane:", args) }, funcr.Options{})
 	// client-go and controller-runtime log through klog and a global logger: keep them quiet.
 	klog.SetLogger(logr.Discard())
@@ -41,19 +67,19 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if os.Args[1] == "down" {
-		if err := local.Down(ctx, *name, log); err != nil {
+	if o.cmd == "down" {
+		if err := local.Down(ctx, o.name, log); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		return
 	}
-	p, err := profile.Find(toolchain.RepoRoot(), *driver)
+	p, err := profile.Find(toolchain.RepoRoot(), o.driver)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	l, err := local.Up(ctx, local.Options{Name: *name, Profile: p, ArtifactsDir: *artifacts, Log: log})
+	l, err := local.Up(ctx, local.Options{Name: o.name, Profile: p, ArtifactsDir: o.artifacts, Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
