@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -97,14 +100,170 @@ type Timeouts struct {
 	PrepareOnKind Duration `yaml:"prepareOnKind"`
 }
 
-// Local is how the local lane runs the driver as a host process.
+// Local is how the local lane runs the driver as a host process: a program of this repository
+// (Package) or any binary (Command), once per driver name, with its sidecars on its socket.
 type Local struct {
-	// Package is the Go main package to build, relative to the repository root.
-	Package string   `yaml:"package"`
-	Args    []string `yaml:"args"`
+	// Package is the Go main package to build, relative to the repository root. Exactly one of
+	// Package and Command.
+	Package string `yaml:"package"`
+	// Command is a binary that is not of this repository and its first arguments: a vendor's
+	// controller plugin, or upstream's. Environment variables in its first element ($VAR, ${VAR})
+	// are expanded when the lane starts, so the profile needs no path of one machine.
+	Command []string `yaml:"command"`
+	// Args follow the program (after Command's own arguments). Placeholders in Command and Args
+	// are filled in per driver: see Placeholders.
+	Args []string `yaml:"args"`
+	// Needs says, when Command's binary is missing, what it is and how to give it: the lane's
+	// error is then one line a user can act on.
+	Needs string `yaml:"needs"`
 	// ExtraDrivers are more instances of the same program under other driver names (for
 	// RoleOtherDriver classes), each with its own provisioner.
 	ExtraDrivers []string `yaml:"extraDrivers"`
+}
+
+// Placeholders are the values a lane fills into Local's Command and Args for one driver instance,
+// written {{endpoint}}, {{node}}, {{driver}}, {{stateDir}} and {{statusSocket}}. An argument
+// whose placeholder has no value on a lane is left out (the kind lane has no status socket, its
+// extra instances no node), so one profile serves every lane.
+type Placeholders struct {
+	// Endpoint is the CSI endpoint the driver serves, unix:///path.
+	Endpoint string
+	// Node is the node ID the driver reports.
+	Node string
+	// Driver is the CSI driver name of this instance.
+	Driver string
+	// StateDir is a folder of the instance's own that the lane removes with it.
+	StateDir string
+	// StatusSocket is a unix socket path where the storage emulator serves its capacity in use.
+	StatusSocket string
+}
+
+var placeholderRE = regexp.MustCompile(`\{\{([^{}]*)\}\}`)
+
+func (v Placeholders) values() map[string]string {
+	return map[string]string{"endpoint": v.Endpoint, "node": v.Node, "driver": v.Driver, "stateDir": v.StateDir, "statusSocket": v.StatusSocket}
+}
+
+// placeholderNames lists the known placeholders, for error messages.
+var placeholderNames = []string{"{{endpoint}}", "{{node}}", "{{driver}}", "{{stateDir}}", "{{statusSocket}}"}
+
+// Expand fills the placeholders into args; an argument naming a placeholder without a value is
+// dropped. Validation has refused unknown placeholders, so none is left.
+func Expand(args []string, v Placeholders) []string {
+	vals := v.values()
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		drop := false
+		a = placeholderRE.ReplaceAllStringFunc(a, func(m string) string {
+			val := vals[m[2:len(m)-2]]
+			if val == "" {
+				drop = true
+			}
+			return val
+		})
+		if !drop {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Uses tells whether Command or Args name the placeholder (for example "statusSocket").
+func (l *Local) Uses(name string) bool {
+	for _, a := range slices.Concat(l.Command, l.Args) {
+		for _, m := range placeholderRE.FindAllStringSubmatch(a, -1) {
+			if m[1] == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Argv is the program's arguments for one instance, after the program itself: Command's own
+// arguments, then Args, placeholders filled in.
+func (l *Local) Argv(v Placeholders) []string {
+	var args []string
+	if len(l.Command) > 0 {
+		args = l.Command[1:]
+	}
+	return Expand(slices.Concat(args, l.Args), v)
+}
+
+// Binary resolves Command's binary: its environment variables expanded by getenv (os.LookupEnv
+// outside tests), a bare name looked up in PATH, and it must be an executable file. Every error
+// is one line naming the profile, what is missing and, with Needs, what to give.
+func (l *Local) Binary(profileName string, getenv func(string) (string, bool)) (string, error) {
+	if len(l.Command) == 0 {
+		return "", fmt.Errorf("profile %s: local.command is empty", profileName)
+	}
+	raw := l.Command[0]
+	needs := ""
+	if l.Needs != "" {
+		needs = "; " + l.Needs
+	}
+	var unset []string
+	bin := os.Expand(raw, func(name string) string {
+		v, ok := getenv(name)
+		if !ok || v == "" {
+			unset = append(unset, name)
+		}
+		return v
+	})
+	if len(unset) > 0 {
+		return "", fmt.Errorf("profile %s: %s not set (local.command names %s)%s", profileName, strings.Join(unset, ", "), raw, needs)
+	}
+	from := ""
+	if bin != raw {
+		from = " (from " + raw + ")"
+	}
+	if !strings.Contains(bin, "/") {
+		p, err := exec.LookPath(bin)
+		if err != nil {
+			return "", fmt.Errorf("profile %s: %s%s is not in PATH%s", profileName, bin, from, needs)
+		}
+		return p, nil
+	}
+	fi, err := os.Stat(bin)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("profile %s: %s%s does not exist%s", profileName, bin, from, needs)
+	case fi.IsDir() || fi.Mode().Perm()&0o111 == 0:
+		return "", fmt.Errorf("profile %s: %s%s is not an executable file%s", profileName, bin, from, needs)
+	}
+	return bin, nil
+}
+
+// validate checks the local section; the binary itself is looked for only when a lane starts.
+func (l *Local) validate() []error {
+	var errs []error
+	if (l.Package == "") == (len(l.Command) == 0) {
+		errs = append(errs, errors.New("local: give exactly one of package (a program of this repository) and command (any binary and its arguments)"))
+	}
+	if len(l.Command) > 0 && l.Command[0] == "" {
+		errs = append(errs, errors.New("local.command: its first element is the binary and must not be empty"))
+	}
+	if l.Needs != "" && len(l.Command) == 0 {
+		errs = append(errs, errors.New("local.needs describes command's binary: it needs local.command"))
+	}
+	check := func(field string, args []string) {
+		for i, a := range args {
+			for _, m := range placeholderRE.FindAllStringSubmatch(a, -1) {
+				if !slices.Contains(placeholderNames, m[0]) {
+					errs = append(errs, fmt.Errorf("local.%s[%d]: unknown placeholder %s (known: %s)", field, i, m[0], strings.Join(placeholderNames, ", ")))
+				}
+			}
+		}
+	}
+	check("command", l.Command)
+	check("args", l.Args)
+	if !l.Uses("endpoint") {
+		errs = append(errs, errors.New("local: command or args must pass {{endpoint}} to the driver: the lane's sidecars dial the socket it names"))
+	}
+	if len(l.ExtraDrivers) > 0 && !l.Uses("driver") {
+		errs = append(errs, errors.New("local: extraDrivers run the program under other names: command or args must pass {{driver}}"))
+	}
+	return errs
 }
 
 // Duration is a time.Duration written as "10s" in YAML.
@@ -160,6 +319,10 @@ func Parse(data []byte) (*Profile, error) {
 	dec.KnownFields(true)
 	p := &Profile{}
 	if err := dec.Decode(p); err != nil {
+		if bytes.Contains(data, []byte("{{")) && strings.Contains(err.Error(), "did not find expected") {
+			// The braces of a placeholder are YAML flow indicators inside [a, b].
+			return nil, fmt.Errorf("decode: %w (a {{placeholder}} inside [a, b] needs quotes; or write the list as - items)", err)
+		}
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if err := p.validate(); err != nil {
@@ -226,8 +389,11 @@ func (p *Profile) validate() error {
 	if p.Timeouts.Provision.Duration == 0 {
 		p.Timeouts.Provision.Duration = time.Minute
 	}
-	if slices.Contains(p.Lanes, "local") && (p.Local == nil || p.Local.Package == "") {
-		bad("local.package is required for the local lane")
+	if slices.Contains(p.Lanes, "local") && p.Local == nil {
+		bad("local (a package or a command) is required for the local lane")
+	}
+	if p.Local != nil {
+		errs = append(errs, p.Local.validate()...)
 	}
 	if p.Capabilities.ReadOnlyManyFromSnapshot && len(p.ClassesWithRole(RoleBackup)) == 0 {
 		bad("capabilities.readOnlyManyFromSnapshot needs a class with role backup")

@@ -37,8 +37,9 @@ func InstallCRDs(cfg *rest.Config) error {
 
 func managed() map[string]string { return ManagedLabels(nil) }
 
-// Prepare makes the profile's classes: those marked create are created (labelled as the
-// harness's), the others must exist already. It returns what it created, for Unprepare.
+// Prepare makes a CSIDriver object for each of drivers (the instances the lane runs) and the
+// profile's classes: those marked create are created (labelled as the harness's), the others must
+// exist already. It returns what it created, for Unprepare.
 func Prepare(ctx context.Context, c client.Client, p *profile.Profile, drivers []string) ([]client.Object, error) {
 	var created []client.Object
 	create := func(o client.Object) error {
@@ -59,6 +60,10 @@ func Prepare(ctx context.Context, c client.Client, p *profile.Profile, drivers [
 		}
 		return err
 	}
+	// Every driver instance the lane runs gets its CSIDriver object, ours or not. attachRequired
+	// false: none of them is deployed with an external-attacher (the emulator has no
+	// ControllerPublish; csi-driver-host-path has it only with --enable-attach), so a required
+	// attach would leave every pod waiting for a VolumeAttachment nobody handles.
 	for _, d := range drivers {
 		if err := create(&storagev1.CSIDriver{ObjectMeta: metav1.ObjectMeta{Name: d, Labels: managed()}, Spec: storagev1.CSIDriverSpec{
 			AttachRequired: ptr.To(false), PodInfoOnMount: ptr.To(false),

@@ -101,9 +101,13 @@ func emulatorObjects(p *profile.Profile, image, sidecarsImage string) []client.O
 		return corev1.Container{Name: name, Image: sidecarsImage, ImagePullPolicy: corev1.PullIfNotPresent,
 			Command: append([]string{"/usr/local/bin/" + bin}, flags...), VolumeMounts: mounts}
 	}
-	var args []string
-	if p.Local != nil {
-		args = p.Local.Args
+	// The profile's own arguments, filled in for the pod: no status socket here, and the extra
+	// instances report no node (they serve no node calls).
+	args := func(ph profile.Placeholders) []string {
+		if p.Local == nil {
+			return nil
+		}
+		return p.Local.Argv(ph)
 	}
 	driver := p.Driver
 	pluginDir := filepath.Join(kubeletDir, "plugins", driver)
@@ -112,10 +116,10 @@ func emulatorObjects(p *profile.Profile, image, sidecarsImage string) []client.O
 	containers := []corev1.Container{
 		{
 			Name: "csi-emulator", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-			Command: append([]string{"/usr/local/bin/csi-emulator", "--endpoint=unix:///csi/csi.sock", "--driver-name=" + driver,
-				"--node-id=$(NODE_NAME)", "--state-dir=/var/lib/backuppvc-csi/" + driver,
-				"--registration-socket=/registration/" + driver + "-reg.sock",
-				"--kubelet-registration-path=" + filepath.Join(pluginDir, "csi.sock")}, args...),
+			Command: append(append([]string{"/usr/local/bin/csi-emulator"},
+				args(profile.Placeholders{Endpoint: "unix:///csi/csi.sock", Driver: driver, Node: "$(NODE_NAME)", StateDir: "/var/lib/backuppvc-csi/" + driver})...),
+				"--registration-socket=/registration/"+driver+"-reg.sock",
+				"--kubelet-registration-path="+filepath.Join(pluginDir, "csi.sock")),
 			Env:             []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
 			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
 			VolumeMounts: []corev1.VolumeMount{socketMount,
@@ -140,8 +144,8 @@ func emulatorObjects(p *profile.Profile, image, sidecarsImage string) []client.O
 			addr := "--csi-address=/csi-" + short + "/csi.sock"
 			containers = append(containers,
 				corev1.Container{Name: "csi-emulator-" + short, Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-					Command: append([]string{"/usr/local/bin/csi-emulator", "--endpoint=unix:///csi-" + short + "/csi.sock",
-						"--driver-name=" + d, "--state-dir=/var/lib/backuppvc-csi/" + d}, args...),
+					Command: append([]string{"/usr/local/bin/csi-emulator"},
+						args(profile.Placeholders{Endpoint: "unix:///csi-" + short + "/csi.sock", Driver: d, StateDir: "/var/lib/backuppvc-csi/" + d})...),
 					VolumeMounts: []corev1.VolumeMount{mount, {Name: "state-dir", MountPath: "/var/lib/backuppvc-csi"}}},
 				sidecar("csi-provisioner-"+short, "csi-provisioner", append([]string{addr}, lane.ProvisionerFlags...), mount))
 			volumes = append(volumes, corev1.Volume{Name: "socket-" + short, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})

@@ -76,6 +76,10 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	if err := os.MkdirAll(l.work, 0o755); err != nil {
 		return nil, err
 	}
+	// Logs an earlier run left (Down writes them) would pass for this cluster's until this Down.
+	if err := os.RemoveAll(l.logDir); err != nil {
+		return nil, fmt.Errorf("kind lane: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.Down(context.Background()))
@@ -304,7 +308,7 @@ func (l *Lane) deployDriver(ctx context.Context) error {
 		if err := l.deployHostpath(ctx); err != nil {
 			return err
 		}
-	case p.Local != nil:
+	case p.Local != nil && p.Local.Package != "":
 		objs, err := rbacObjects(ctx)
 		if err != nil {
 			return err
@@ -317,7 +321,7 @@ func (l *Lane) deployDriver(ctx context.Context) error {
 		}
 		drivers = append([]string{p.Driver}, p.Local.ExtraDrivers...)
 	default:
-		return fmt.Errorf("kind lane: profile %s says how to run its driver neither as the emulator (local:) nor as csi-driver-host-path", p.Name)
+		return fmt.Errorf("kind lane: profile %s says how to run its driver neither as the emulator (local.package) nor as csi-driver-host-path", p.Name)
 	}
 	if _, err := lane.Prepare(ctx, l.c, p, drivers); err != nil {
 		return fmt.Errorf("kind lane: %w", err)
@@ -389,7 +393,7 @@ func (l *Lane) collectVersions(ctx context.Context, v map[string]string) map[str
 	if docker, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").Output(); err == nil {
 		out["docker engine"] = strings.TrimSpace(string(docker))
 	}
-	if l.opts.Profile.Local != nil {
+	if l.opts.Profile.Local != nil && l.opts.Profile.Local.Package != "" {
 		out["csi driver"] = fmt.Sprintf("%s (%s, image %s)", l.opts.Profile.Driver, l.opts.Profile.Local.Package, l.images.Emulator)
 	}
 	return out

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -86,6 +87,17 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	if o.Profile == nil || o.Profile.Local == nil {
 		return nil, fmt.Errorf("local lane: profile has no local section: it cannot run on the local lane")
 	}
+	loc := o.Profile.Local
+	// A command's binary is the user's to give: look for it before anything starts, so its
+	// absence is one line rather than a lane brought up and torn down again.
+	var driverBin string
+	if len(loc.Command) > 0 {
+		bin, err := loc.Binary(o.Profile.Name, os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("local lane: %w", err)
+		}
+		driverBin = bin
+	}
 	if err := Down(ctx, o.Name, o.Log); err != nil {
 		return nil, fmt.Errorf("local lane %s: a previous lane of that name could not be taken down: %w", o.Name, err)
 	}
@@ -117,9 +129,11 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	}()
 
 	start := time.Now()
-	driverBin := filepath.Join(l.work, "bin", "csi-driver")
-	if err := l.run(ctx, "build driver", "go", "build", "-o", driverBin, o.Profile.Local.Package); err != nil {
-		return l, err
+	if loc.Package != "" {
+		driverBin = filepath.Join(l.work, "bin", "csi-driver")
+		if err := l.run(ctx, "build driver", "go", "build", "-o", driverBin, loc.Package); err != nil {
+			return l, err
+		}
 	}
 	if err := l.kwokctlUp(ctx, bins); err != nil {
 		return l, err
@@ -138,14 +152,14 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	if err := createNodes(ctx, c, o.Nodes); err != nil {
 		return l, err
 	}
-	drivers := append([]string{o.Profile.Driver}, o.Profile.Local.ExtraDrivers...)
+	drivers := append([]string{o.Profile.Driver}, loc.ExtraDrivers...)
 	if err := l.startStorage(bins, driverBin, drivers); err != nil {
 		return l, err
 	}
 	if _, err := lane.Prepare(ctx, c, o.Profile, drivers); err != nil {
 		return l, err
 	}
-	l.versions = l.componentVersions(drivers)
+	l.versions = l.componentVersions(drivers, driverBin)
 	o.Log.Info("local lane ready", "name", o.Name, "kubeconfig", l.kubecfg, "took", time.Since(start).Round(time.Millisecond).String())
 	return l, nil
 }
@@ -236,13 +250,15 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 		if i > 0 {
 			suffix = "-" + strings.SplitN(d, ".", 2)[0]
 		}
-		sock := filepath.Join(l.work, "csi", d+".sock")
-		args := append([]string{driverBin, "--endpoint=unix://" + sock, "--driver-name=" + d,
-			"--state-dir=" + filepath.Join(l.work, "driver-state", d), "--node-id=kwok-node-0",
-			"--status-address=unix://" + l.DriverStatusSocket(d)}, l.opts.Profile.Local.Args...)
-		if err := l.spawn("csi-driver"+suffix, args, nil); err != nil {
+		ph := placeholders(l.work, d)
+		// A driver of someone else's may expect its state folder to exist.
+		if err := os.MkdirAll(ph.StateDir, 0o755); err != nil {
+			return fmt.Errorf("local lane: %w", err)
+		}
+		if err := l.spawn("csi-driver"+suffix, driverCommand(l.opts.Profile.Local, driverBin, ph), nil); err != nil {
 			return err
 		}
+		sock := socketPath(l.work, d)
 		if err := waitSocket(sock, l.st.Processes[len(l.st.Processes)-1], 20*time.Second); err != nil {
 			return l.died("csi-driver"+suffix, err)
 		}
@@ -262,6 +278,28 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 		}
 	}
 	return nil
+}
+
+// driverNode is the node the driver instances report: the first of the lane's kwok nodes.
+const driverNode = "kwok-node-0"
+
+// socketPath is where the driver instance named d serves CSI.
+func socketPath(work, d string) string { return filepath.Join(work, "csi", d+".sock") }
+
+// statusSocketPath is where the driver instance named d may serve a status page.
+func statusSocketPath(work, d string) string { return filepath.Join(work, "csi", d+".status.sock") }
+
+// placeholders are the profile's placeholders for the driver instance named d of the lane whose
+// work folder is work: everything under it, so Down removes it.
+func placeholders(work, d string) profile.Placeholders {
+	return profile.Placeholders{Endpoint: "unix://" + socketPath(work, d), Node: driverNode, Driver: d,
+		StateDir: filepath.Join(work, "driver-state", d), StatusSocket: statusSocketPath(work, d)}
+}
+
+// driverCommand is the command line of one driver instance: the program (built from the
+// profile's package, or its command's binary) and the profile's arguments, filled in.
+func driverCommand(loc *profile.Local, bin string, ph profile.Placeholders) []string {
+	return append([]string{bin}, loc.Argv(ph)...)
 }
 
 func (l *Lane) spawn(name string, args, env []string) error {
@@ -297,22 +335,45 @@ func waitSocket(path string, p *proc.Process, timeout time.Duration) error {
 	return fmt.Errorf("did not create its socket %s within %v", path, timeout)
 }
 
-func (l *Lane) componentVersions(drivers []string) map[string]string {
+func (l *Lane) componentVersions(drivers []string, bin string) map[string]string {
 	v, _ := toolchain.Versions()
+	driver := fmt.Sprintf("%s (%s, this repository)", strings.Join(drivers, ", "), l.opts.Profile.Local.Package)
+	if l.opts.Profile.Local.Package == "" {
+		// Not ours: its path and digest say which build the report is about.
+		driver = fmt.Sprintf("%s (%s, %s)", strings.Join(drivers, ", "), bin, fileDigest(bin))
+	}
 	return map[string]string{
 		"kube-apiserver, controller-manager, scheduler": v["KUBERNETES_VERSION"],
 		"etcd":                                 v["ETCD_VERSION"],
 		"kwok, kwokctl":                        v["KWOK_VERSION"],
 		"csi-provisioner":                      v["EXTERNAL_PROVISIONER_VERSION"],
 		"csi-snapshotter, snapshot-controller": v["EXTERNAL_SNAPSHOTTER_VERSION"],
-		"csi driver":                           fmt.Sprintf("%s (%s, this repository)", strings.Join(drivers, ", "), l.opts.Profile.Local.Package),
+		"csi driver":                           driver,
 	}
 }
 
 // DriverStatusSocket is where the driver named d serves its status page (the emulator's capacity
-// in use), over HTTP on a unix socket.
+// in use), over HTTP on a unix socket; "" when the profile's driver serves none (it does not
+// name {{statusSocket}}: every driver but the emulator).
 func (l *Lane) DriverStatusSocket(d string) string {
-	return filepath.Join(l.work, "csi", d+".status.sock")
+	if !l.opts.Profile.Local.Uses("statusSocket") {
+		return ""
+	}
+	return statusSocketPath(l.work, d)
+}
+
+// fileDigest is the sha256 of the file at path, shortened, or why there is none.
+func fileDigest(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "digest unknown: " + err.Error()
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "digest unknown: " + err.Error()
+	}
+	return fmt.Sprintf("sha256:%x", h.Sum(nil))[:19]
 }
 
 // Name is the lane's name.

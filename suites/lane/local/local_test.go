@@ -140,7 +140,7 @@ func TestIntegrationLocalLaneComponentDiesAtStart(t *testing.T) {
 	p := requireLane(t)
 	broken := *p
 	local := *p.Local
-	local.Args = []string{"--no-such-flag"}
+	local.Args = append(slices.Clone(p.Local.Args), "--no-such-flag")
 	broken.Local = &local
 	name := fmt.Sprintf("it-broken-%d", os.Getpid())
 	_, err := Up(context.Background(), Options{Name: name, Profile: &broken, ArtifactsDir: t.TempDir()})
