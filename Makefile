@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 ARTIFACTS ?= $(CURDIR)/artifacts
 export BACKUPPVC_CACHE ?= $(HOME)/.cache/backuppvc-conformance
 
-.PHONY: all build test test-kind test-kind-clusters test-kind-existing datamover-image unit fuzz vet fmt-check lint tools tools-velero cluster-up cluster-down e2e e2e-one bench clean
+.PHONY: all build test negative test-kind test-kind-clusters test-kind-existing datamover-image unit fuzz vet fmt-check lint tools tools-velero cluster-up cluster-down e2e e2e-one bench clean
 
 all: build
 
@@ -24,8 +24,9 @@ tools-velero:
 ## test: every test there is: gofmt, vet, actionlint, the Go unit tests with -race in parallel, the
 ## integration tests (real kube-apiserver, csi-sanity, local and existing lanes; they fail, not skip,
 ## when a pinned binary is missing) one package at a time, so their clusters do not share the 2
-## cores with each other, then make e2e on the local lane for both systems under test (the
-## reference and Velero, with their differential table), then make test-kind when a Docker engine
+## cores with each other, the side-by-side bench's smoke run, the negative controls, then make e2e
+## on the local lane for both systems under test (the reference and Velero, with their
+## differential table), then make test-kind when a Docker engine
 ## answers or can be started (as root: hack/kind/docker.sh installs and starts one), unless
 ## TEST_KIND=no, and the differential table of both lanes ($(ARTIFACTS)/differential-lanes.md)
 TEST_KIND ?= auto
@@ -33,12 +34,22 @@ test: fmt-check vet lint tools tools-velero
 	$(GO) test -race -count=1 -skip Integration ./...
 	BACKUPPVC_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -p 1 -run Integration ./...
 	$(MAKE) --no-print-directory bench-smoke
+	$(MAKE) --no-print-directory negative
 	$(MAKE) e2e LANE=local DRIVER=emulator SUT=reference,velero
 	@if [ "$(TEST_KIND)" = no ]; then echo "make test: the kind lane was skipped (TEST_KIND=no)"; \
 	elif hack/kind/docker.sh can-start; then $(MAKE) test-kind && \
 		$(GO) run ./suites/cmd/differential -o $(ARTIFACTS)/differential-lanes.md $(foreach s,reference velero,$(ARTIFACTS)/$(s)/results.json $(ARTIFACTS)/kind/$(s)/results.json) && \
 		echo "differential table of both lanes: $(ARTIFACTS)/differential-lanes.md"; \
 	else echo "make test: the kind lane was skipped: no Docker engine can be started here (see above)"; fi
+
+## negative: the negative controls: the reference built with one planted defect at a time
+## (reference/mutant), each run against the conformance spec that must fail it, on one local lane;
+## fails unless every mutant is caught with its own evidence. Table: $(ARTIFACTS)/negative/mutants.md.
+## NEGATIVE_PARALLEL mutants at once (most of a run is waiting for a prepare timeout); MUTANTS=a,b
+## runs only those. Part of make test.
+NEGATIVE_PARALLEL ?= 4
+negative: tools
+	$(GO) run ./suites/cmd/negative --artifacts $(ARTIFACTS)/negative --parallel $(NEGATIVE_PARALLEL) $(if $(MUTANTS),--mutants $(MUTANTS))
 
 ## unit: the Go tests alone; integration tests skip when the binaries are not built
 unit:

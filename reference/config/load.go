@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // NodeAgentConfigs is Velero's own type (spec A1); this package only decides how it is read.
@@ -58,12 +60,12 @@ func FromConfigMap(cm *corev1.ConfigMap) (*NodeAgentConfigs, error) {
 			pre, cm.Name, ErrInvalid)
 	case cm.Data == nil:
 		return nil, fmt.Errorf("config: %s: data is not available in config map %s; Velero needs exactly one data key holding the JSON document: %w", pre, cm.Name, ErrInvalid)
-	case len(cm.Data) > 1:
+	case len(cm.Data) > 1 && !mutant.Is("a4-two-keys-accepted"): // negative control: several keys accepted (A4)
 		return nil, fmt.Errorf("config: %s: more than one keys are found in ConfigMap %s's data. only expect one; %s has %d data keys %v (velero install does not check this): %w",
 			pre, cm.Name, ref, len(cm.Data), slices.Sorted(maps.Keys(cm.Data)), ErrInvalid)
 	}
-	for key, doc := range cm.Data {
-		cfg, err := Parse([]byte(doc))
+	for _, key := range slices.Sorted(maps.Keys(cm.Data)) {
+		cfg, err := Parse([]byte(cm.Data[key]))
 		if err != nil {
 			return nil, fmt.Errorf("config: %s: error to unmarshall configs from %s: %w (key %q of %s)", pre, cm.Name, err, key, ref)
 		}
@@ -79,9 +81,35 @@ func FromConfigMap(cm *corev1.ConfigMap) (*NodeAgentConfigs, error) {
 func Parse(doc []byte) (*NodeAgentConfigs, error) {
 	cfg := &NodeAgentConfigs{}
 	if err := json.Unmarshal(doc, cfg); err != nil {
-		return nil, fmt.Errorf("%w: %v (run the lint for the exact JSON path)", ErrInvalid, err)
+		// negative control: a type mismatch taken as the zero value, not refused (A5).
+		var typeErr *json.UnmarshalTypeError
+		if !(mutant.Is("a5-type-mismatch-ignored") && errors.As(err, &typeErr)) {
+			return nil, fmt.Errorf("%w: %v (run the lint for the exact JSON path)", ErrInvalid, err)
+		}
+	}
+	if mutant.Is("a5-case-sensitive-keys") {
+		caseSensitiveEntries(cfg, doc)
 	}
 	return cfg, nil
+}
+
+// caseSensitiveEntries is a negative control (A5): an entry's storageClass and readOnly count only
+// when spelled exactly so, as a case-sensitive decoder would read them.
+func caseSensitiveEntries(cfg *NodeAgentConfigs, doc []byte) {
+	var raw struct {
+		BackupPVC map[string]map[string]json.RawMessage `json:"backupPVC"`
+	}
+	_ = json.Unmarshal(doc, &raw)
+	for class, keys := range raw.BackupPVC {
+		e := cfg.BackupPVCConfig[class]
+		if _, ok := keys["storageClass"]; !ok {
+			e.StorageClass = ""
+		}
+		if _, ok := keys["readOnly"]; !ok {
+			e.ReadOnly = false
+		}
+		cfg.BackupPVCConfig[class] = e
+	}
 }
 
 // EntryFor returns the backupPVC entry configured for a source storage class (spec B1: exact

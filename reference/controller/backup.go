@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/backuppvc-conformance/harness/internal/snapclass"
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 const (
@@ -357,6 +358,8 @@ func (r *BackupReconciler) waitOperations(ctx context.Context, b *velerov1.Backu
 		switch {
 		case du.Status.Phase == velerov2alpha1.DataUploadPhaseCompleted:
 			completed++
+		case finalPhase(du.Status.Phase) && mutant.Is("e1-failure-not-counted"):
+			completed++ // negative control: a failed DataUpload counted as a success (E1)
 		case finalPhase(du.Status.Phase):
 			failed++
 			errs = append(errs, fmt.Sprintf("DataUpload %s/%s for PVC %s/%s: %s", du.Namespace, du.Name, du.Spec.SourceNamespace, du.Spec.SourcePVC, OperationError(du)))
@@ -391,7 +394,9 @@ func (r *BackupReconciler) waitOperations(ctx context.Context, b *velerov1.Backu
 
 func (r *BackupReconciler) finish(ctx context.Context, b *velerov1.Backup, phase velerov1.BackupPhase) (reconcile.Result, error) {
 	b.Status.Phase = phase
-	b.Status.CompletionTimestamp = &metav1.Time{Time: r.Clock.Now()}
+	if !mutant.Is("e2-no-completion-timestamp") { // negative control: ended with no completionTimestamp (E2)
+		b.Status.CompletionTimestamp = &metav1.Time{Time: r.Clock.Now()}
+	}
 	return reconcile.Result{}, r.Client.Update(ctx, b)
 }
 

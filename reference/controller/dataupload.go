@@ -21,6 +21,7 @@ import (
 
 	"github.com/backuppvc-conformance/harness/reference/config"
 	"github.com/backuppvc-conformance/harness/reference/exposer"
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 const (
@@ -129,6 +130,9 @@ func (r *DataUploadReconciler) accept(ctx context.Context, du *velerov2alpha1.Da
 		du.Labels = map[string]string{}
 	}
 	du.Labels[ExposeOnGoingLabel] = "true"
+	if mutant.Is("d2-no-expose-label") {
+		delete(du.Labels, ExposeOnGoingLabel) // negative control: accepted without the expose-on-going label (D2)
+	}
 	// Update, not patch: a conflict means someone else moved it first, and we must not expose twice.
 	if err := r.Client.Update(ctx, du); err != nil {
 		if apierrors.IsConflict(err) {
@@ -195,6 +199,13 @@ func (r *DataUploadReconciler) prepare(ctx context.Context, du *velerov2alpha1.D
 	if du.Spec.Cancel {
 		return r.cancel(ctx, du, du.Status.Message, log)
 	}
+	if mutant.Is("d3-pending-canceled") {
+		// negative control: a Pending backupPod taken as unrecoverable (D3: it is not).
+		pod := &corev1.Pod{}
+		if r.Client.Get(ctx, ctrl.ObjectKey{Namespace: du.Namespace, Name: du.Name}, pod) == nil && pod.Status.Phase == corev1.PodPending {
+			return r.cancel(ctx, du, fmt.Sprintf("found a du %s/%s with expose error: Pod is in abnormal state [Pending]. mark it as cancel", du.Namespace, du.Name), log)
+		}
+	}
 	if err := r.Exposer.PeekExposed(ctx, owner(du)); err != nil {
 		r.logDiagnosis(ctx, du, log)
 		return r.cancel(ctx, du, fmt.Sprintf("found a du %s/%s with expose error: %s. mark it as cancel", du.Namespace, du.Name, err), log)
@@ -206,19 +217,34 @@ func (r *DataUploadReconciler) prepare(ctx context.Context, du *velerov2alpha1.D
 	if exposed != nil {
 		du.Status.Phase = velerov2alpha1.DataUploadPhasePrepared
 		du.Status.Node = exposed.Pod.Spec.NodeName
+		if mutant.Is("d1-skip-prepared") {
+			// negative control: straight from Accepted to InProgress, one phase skipped (D1, D3).
+			du.Status.Phase = velerov2alpha1.DataUploadPhaseInProgress
+			du.Status.StartTimestamp = r.now()
+			delete(du.Labels, ExposeOnGoingLabel)
+		}
 		return reconcile.Result{}, r.update(ctx, du)
 	}
 	if du.Status.AcceptedTimestamp == nil {
 		return reconcile.Result{RequeueAfter: r.PrepareCheckInterval}, nil
 	}
-	left := r.PrepareTimeout - r.Clock.Since(du.Status.AcceptedTimestamp.Time)
+	timeout := r.PrepareTimeout
+	if mutant.Is("d4-timeout-early") {
+		timeout /= 2 // negative control: the prepare timeout fires at half its length (D4)
+	}
+	left := timeout - r.Clock.Since(du.Status.AcceptedTimestamp.Time)
 	if left > 0 {
 		return reconcile.Result{RequeueAfter: min(left, r.PrepareCheckInterval)}, nil
 	}
 	log.Info("Timeout happened for preparing dataupload")
 	du.Status.Phase = velerov2alpha1.DataUploadPhaseFailed
 	du.Status.Message = MessagePrepareTimeout
-	delete(du.Labels, ExposeOnGoingLabel)
+	if mutant.Is("d5-timeout-message") {
+		du.Status.Message = "timed out preparing data upload" // negative control: not Velero's message (D5)
+	}
+	if !mutant.Is("d5-expose-label-kept") { // negative control: the expose-on-going label kept (D5)
+		delete(du.Labels, ExposeOnGoingLabel)
+	}
 	if err := r.Client.Update(ctx, du); err != nil {
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 const (
@@ -28,6 +30,9 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 		labels = map[string]string{}
 	}
 	labels[PodGroupLabel] = PodGroupSnapshot
+	if mutant.Is("c4-no-pod-group-label") {
+		delete(labels, PodGroupLabel) // negative control: the exposer's pod group label missing (C4)
+	}
 
 	mode := corev1.PersistentVolumeFilesystem
 	if pvc.Spec.VolumeMode != nil {
@@ -39,6 +44,9 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 	}
 
 	security := &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(0))}
+	if mutant.Is("c3-run-as-non-root") {
+		security.RunAsUser = ptr.To(int64(1000)) // negative control: the data mover not run as root (C3)
+	}
 	if s.spcNoRelabeling {
 		security.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"}
 	}
@@ -48,7 +56,7 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 		Key: nodeOSLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"windows"},
 	})
 
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            owner.Name,
 			Namespace:       owner.Namespace,
@@ -93,6 +101,16 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 			SecurityContext: security,
 		},
 	}
+	if mutant.Is("c1-restart-always") {
+		pod.Spec.RestartPolicy = corev1.RestartPolicyAlways // negative control: the backupPod restarted (C1: Never)
+	}
+	if mutant.Is("c1-grace-period") {
+		pod.Spec.TerminationGracePeriodSeconds = ptr.To(int64(30)) // negative control: a grace period (C1: 0)
+	}
+	if s.readOnly && mutant.Is("c2-volume-writable") {
+		pod.Spec.Volumes[0].PersistentVolumeClaim.ReadOnly = false // negative control: the pod's volume writable with readOnly (C2)
+	}
+	return pod
 }
 
 // podAttachment mounts a Filesystem volume (read-only when asked) or attaches a Block device, at
@@ -102,7 +120,8 @@ func podAttachment(volumeName string, mode *corev1.PersistentVolumeMode, readOnl
 	if mode != nil && *mode == corev1.PersistentVolumeBlock {
 		return nil, []corev1.VolumeDevice{{Name: volumeName, DevicePath: path}}, path
 	}
-	return []corev1.VolumeMount{{Name: volumeName, MountPath: path, ReadOnly: readOnly}}, nil, path
+	// negative control: the mount writable although the volume is read-only (C2).
+	return []corev1.VolumeMount{{Name: volumeName, MountPath: path, ReadOnly: readOnly && !mutant.Is("c2-mount-writable")}}, nil, path
 }
 
 // affinityFor picks the loadAffinity entry for the backupPVC's class, else the first one without a

@@ -6,16 +6,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // buildBackupPVC is the backupPVC (spec B2-B7): named after the owner, controlled by it, from the
 // backupVS, in the resolved class, ReadOnlyMany alone when readOnly, else ReadWriteOnce.
 func buildBackupPVC(owner corev1.ObjectReference, backupVSName string, s backupPVCSettings, mode corev1.PersistentVolumeMode, size resource.Quantity) *corev1.PersistentVolumeClaim {
 	access := corev1.ReadWriteOnce
-	if s.readOnly {
+	if s.readOnly && !mutant.Is("b4-read-only-rwo") { // negative control: readOnly still ReadWriteOnce (B4)
 		access = corev1.ReadOnlyMany
 	}
-	return &corev1.PersistentVolumeClaim{
+	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:       owner.Namespace,
 			Name:            owner.Name,
@@ -36,6 +38,20 @@ func buildBackupPVC(owner corev1.ObjectReference, backupVSName string, s backupP
 			},
 		},
 	}
+	if s.readOnly && mutant.Is("b4-extra-access-mode") {
+		// negative control: ReadWriteOnce besides ReadOnlyMany (B4: nothing else).
+		pvc.Spec.AccessModes = append(pvc.Spec.AccessModes, corev1.ReadWriteOnce)
+	}
+	if mutant.Is("b5-label") {
+		pvc.Labels = map[string]string{"velero.io/data-upload": owner.Name} // negative control: a label (B5: none)
+	}
+	if mutant.Is("b5-owner-not-controller") {
+		pvc.OwnerReferences[0].Controller = nil // negative control: owned, not controlled (B5)
+	}
+	if mutant.Is("b6-block-as-filesystem") {
+		pvc.Spec.VolumeMode = ptr.To(corev1.PersistentVolumeFilesystem) // negative control: the source's mode ignored (B6)
+	}
+	return pvc
 }
 
 func controllerRef(owner corev1.ObjectReference) metav1.OwnerReference {

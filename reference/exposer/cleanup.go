@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // CleanUp removes everything Expose made for owner, in Velero's order (spec D6): the backupPod;
@@ -23,7 +25,9 @@ func (e *Exposer) CleanUp(ctx context.Context, owner corev1.ObjectReference, vsN
 	if err := e.client.Delete(ctx, &corev1.Pod{ObjectMeta: objectMeta(k)}); err != nil && !apierrors.IsNotFound(err) {
 		log.Error(err, "delete backupPod")
 	}
-	e.deletePVCAndPV(ctx, k, cleanUpTimeout)
+	if !mutant.Is("d6-backup-pvc-left") { // negative control: the backupPVC and its PV left behind (D6)
+		e.deletePVCAndPV(ctx, k, cleanUpTimeout)
+	}
 	e.deleteCopies(ctx, owner)
 	if err := e.client.Delete(ctx, &snapshotv1.VolumeSnapshot{ObjectMeta: objectMeta(k)}); err != nil && !apierrors.IsNotFound(err) {
 		log.Error(err, "delete backupVS")

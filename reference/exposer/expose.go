@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // Expose makes the backupVS, backupVSC, backupPVC and backupPod for owner, in Velero's order (spec
@@ -73,7 +75,11 @@ func (e *Exposer) Expose(ctx context.Context, owner corev1.ObjectReference, p Pa
 		log.Info("WARNING: the snapshot has no valid restore size, using the source volume's size", "size", size.String())
 	}
 	settings := resolveSettings(p, log)
-	pvc := buildBackupPVC(owner, backupVS.Name, settings, p.VolumeMode, size)
+	dataSource := backupVS.Name
+	if mutant.Is("b6-data-source-original") {
+		dataSource = vs.Name // negative control: restored from the original snapshot's name, not the backupVS (B6)
+	}
+	pvc := buildBackupPVC(owner, dataSource, settings, p.VolumeMode, size)
 	if err = e.createOrReuse(ctx, pvc, &corev1.PersistentVolumeClaim{}); err != nil {
 		return fmt.Errorf("exposer: create backupPVC %s: %w", pvc.Name, err)
 	}

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // buildBackupVS is the backupVS: named after the owner, in its namespace, pre-bound to the backupVSC,
@@ -52,6 +54,9 @@ func buildBackupVSC(owner corev1.ObjectReference, original *snapshotv1.VolumeSna
 			Driver:                  original.Spec.Driver,
 			VolumeSnapshotClassName: original.Spec.VolumeSnapshotClassName,
 		},
+	}
+	if mutant.Is("b8-backup-vsc-retain") {
+		vsc.Spec.DeletionPolicy = snapshotv1.VolumeSnapshotContentRetain // negative control: the backupVSC outlives its backupVS (B8: Delete)
 	}
 	if manager, ok := original.Labels[ManagedByLabel]; ok {
 		vsc.Labels[ManagedByLabel] = manager

@@ -13,10 +13,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
-	"sigs.k8s.io/e2e-framework/klient/wait"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/moverreport"
@@ -70,7 +70,7 @@ func seen[T any](ctx context.Context, k *Checker, r *Result, what string, timeou
 // waitFor polls cond until it holds or timeout passes; on timeout the error says what and shows
 // the run's objects for this backup.
 func (k *Checker) waitFor(ctx context.Context, r *Result, what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
-	err := wait.For(cond, wait.WithContext(ctx), wait.WithTimeout(timeout), wait.WithInterval(waitStep), wait.WithImmediate())
+	err := wait.PollUntilContextTimeout(ctx, waitStep, timeout, true, cond)
 	if err != nil {
 		return fmt.Errorf("waiting %v for %s: %w\n%s", timeout, what, err, k.describe(ctx, r))
 	}
@@ -131,6 +131,11 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	}); err != nil {
 		return r, err
 	}
+	// D2: Velero sets the expose-on-going label in the update that makes the DataUpload Accepted
+	// (acceptDataUpload), so an Accepted one without it was accepted wrongly.
+	if du.Status.Phase == velerov2alpha1.DataUploadPhaseAccepted && du.Labels[ExposeOnGoingLabel] != "true" {
+		return r, fmt.Errorf("DataUpload %s is Accepted without the label %s=true (labels %v)", du.Name, ExposeOnGoingLabel, du.Labels)
+	}
 	if err := k.checkBackupPVC(ctx, sc, r, mode); err != nil {
 		return r, err
 	}
@@ -172,7 +177,7 @@ func (k *Checker) checkBackupPVC(ctx context.Context, sc Scenario, r *Result, mo
 		problems = append(problems, fmt.Sprintf("accessModes %v, want exactly [%s]", pvc.Spec.AccessModes, sc.WantMode))
 	}
 	if pvc.Spec.VolumeMode == nil || *pvc.Spec.VolumeMode != mode {
-		problems = append(problems, fmt.Sprintf("volumeMode %v, want %s", pvc.Spec.VolumeMode, mode))
+		problems = append(problems, fmt.Sprintf("volumeMode %s, want %s", ptr.Deref(pvc.Spec.VolumeMode, "<nil>"), mode))
 	}
 	// The backupVS is named after the DataUpload (B6, B8).
 	if ds := pvc.Spec.DataSource; ds == nil || ds.Kind != "VolumeSnapshot" || ptr.Deref(ds.APIGroup, "") != "snapshot.storage.k8s.io" || ds.Name != r.DataUpload {
@@ -458,8 +463,11 @@ func (k *Checker) expectBackup(ctx context.Context, r *Result, phase velerov1.Ba
 	}); err != nil {
 		return err
 	}
-	if b.Status.Phase != phase || b.Status.Errors != errs || b.Status.CompletionTimestamp == nil {
+	if b.Status.Phase != phase || b.Status.Errors != errs {
 		return fmt.Errorf("Backup %s ended %s with %d errors, want %s with %d", b.Name, b.Status.Phase, b.Status.Errors, phase, errs)
+	}
+	if b.Status.CompletionTimestamp == nil {
+		return fmt.Errorf("Backup %s ended %s with no completionTimestamp (E2)", b.Name, b.Status.Phase)
 	}
 	return nil
 }
@@ -467,11 +475,11 @@ func (k *Checker) expectBackup(ctx context.Context, r *Result, phase velerov1.Ba
 // expectNothingLeft: every object of this DataUpload's expose goes (D6).
 func (k *Checker) expectNothingLeft(ctx context.Context, r *Result) error {
 	var left []string
-	err := wait.For(func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, waitStep, 90*time.Second, true, func(ctx context.Context) (bool, error) {
 		var err error
 		left, err = Leftovers(ctx, k.c(), k.Shared.VeleroNS, r.DataUpload)
 		return err == nil && len(left) == 0, nil
-	}, wait.WithContext(ctx), wait.WithTimeout(90*time.Second), wait.WithInterval(waitStep), wait.WithImmediate())
+	})
 	if err != nil {
 		return fmt.Errorf("left behind after DataUpload %s ended: %v", r.DataUpload, left)
 	}

@@ -13,6 +13,16 @@ import (
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
+// MutantEnv names the defect (reference/mutant.Names) the reference is built with, for the
+// negative controls (suites/negative); unset, or empty, builds it as it is. An environment
+// variable, not a Config field, so that every Ginkgo process and the command that starts them
+// agree without the suites knowing about it.
+const MutantEnv = "BACKUPPVC_MUTANT"
+
+// mutantVariable is reference/mutant's link-time variable, named, not imported: the suites depend
+// on nothing of the reference. The reference refuses to start with a name it did not plant.
+const mutantVariable = "github.com/backuppvc-conformance/harness/reference/mutant.active"
+
 // Reference is this repository's backuppvc-reference, run as one host process.
 type Reference struct {
 	cfg   Config
@@ -46,7 +56,11 @@ func (r *Reference) Name() string { return "reference" }
 
 // Description says what it is.
 func (r *Reference) Description() string {
-	return "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)"
+	d := "backuppvc-reference (this repository's reference implementation of Velero v1.18.3's data-mover backup path)"
+	if m := os.Getenv(MutantEnv); m != "" {
+		d += ", built with the planted defect " + m + " (a negative control: it must fail)"
+	}
+	return d
 }
 
 // Versions: the reference is built from this checkout.
@@ -77,7 +91,11 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", r.bin(), "./reference/cmd/backuppvc-reference")
+	build := []string{"build", "-o", r.bin()}
+	if m := os.Getenv(MutantEnv); m != "" {
+		build = append(build, "-ldflags", "-X "+mutantVariable+"="+m)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(build, "./reference/cmd/backuppvc-reference")...)
 	cmd.Dir = toolchain.RepoRoot()
 	// The go command's work folder inside ours: a build cut short leaves nothing in /tmp.
 	cmd.Env = append(os.Environ(), "GOTMPDIR="+tmpDir(r.cfg))
