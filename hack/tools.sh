@@ -85,8 +85,7 @@ build_etcd() {
 build_kwok() {
   local v=$KWOK_VERSION mod="$1" out="$2"
   local flags="-X sigs.k8s.io/kwok/pkg/consts.Version=$v"
-  (cd "$mod" && go get "sigs.k8s.io/kwok@$v" >/dev/null 2>&1 && go mod tidy >/dev/null 2>&1 || true)
-  (cd "$mod" && go get "sigs.k8s.io/kwok/cmd/kwok@$v" "sigs.k8s.io/kwok/cmd/kwokctl@$v" >/dev/null 2>&1 &&
+  (cd "$mod" && go get "sigs.k8s.io/kwok/cmd/kwok@$v" "sigs.k8s.io/kwok/cmd/kwokctl@$v" &&
     go build -ldflags "$flags" -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl)
 }
 
@@ -170,7 +169,14 @@ build() {
   echo "tools: building $c $(version_of "$c") (cold builds take minutes; log: $mod.log)"
   new_module "$mod"
   mkdir -p "$out"
-  if ! "build_${c//-/_}" "$mod" "$out" >"$mod.log" 2>&1; then
+  # Not as an if's condition: there bash ignores set -e in the whole function, and a failed step
+  # (a go get, a replace carried over) would be swallowed whenever the last one succeeds.
+  local rc
+  set +e
+  (set -e; "build_${c//-/_}" "$mod" "$out") >"$mod.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" -ne 0 ]; then
     echo "tools: building $c $(version_of "$c") failed; last lines of $mod.log:" >&2
     tail -20 "$mod.log" >&2
     return 1

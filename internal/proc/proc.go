@@ -5,6 +5,7 @@
 package proc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/backuppvc-conformance/harness/internal/logtail"
 )
@@ -74,19 +77,13 @@ func (p *Process) Stop(grace time.Duration) error {
 	if !p.Alive() {
 		return nil
 	}
+	gone := func(context.Context) (bool, error) { return !p.Alive(), nil }
 	_ = syscall.Kill(-p.PID, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !p.Alive() {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	if wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, grace, true, gone) == nil {
+		return nil
 	}
 	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
-	for i := 0; i < 100 && p.Alive(); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if p.Alive() {
+	if wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 2*time.Second, true, gone) != nil {
 		return fmt.Errorf("%s (pid %d) survived SIGKILL", p.Name, p.PID)
 	}
 	return nil

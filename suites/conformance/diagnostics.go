@@ -12,16 +12,23 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/backuppvc-conformance/harness/internal/logtail"
 )
 
-// WriteDiagnostics saves what a failed spec needs to be understood into dir: the objects of the
-// Velero namespace and the spec's namespaces as YAML, their events, the system under test's
-// diagnosis and log lines about the spec's DataUploads, and the end of every component log.
+// WriteDiagnostics saves what a failed spec needs to be understood into dir, in place of what an
+// earlier run left there: the objects of the Velero namespace and the spec's namespaces as YAML,
+// their events, the system under test's log lines about the spec's DataUploads, and the end of
+// every component log (from the lane's log folder, or from the cluster for a lane that has no
+// live one).
 func WriteDiagnostics(ctx context.Context, c client.Client, dir string, sh Shared, sutLogs, namespaces, dataUploads []string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -59,20 +66,58 @@ func WriteDiagnostics(ctx context.Context, c client.Client, dir string, sh Share
 			return err
 		}
 	}
+	var components strings.Builder
 	if sh.LaneLogDir != "" {
 		logs, _ := filepath.Glob(filepath.Join(sh.LaneLogDir, "*.log"))
-		var b strings.Builder
 		for _, l := range logs {
-			fmt.Fprintf(&b, "==> %s <==\n%s\n", l, logtail.Tail(l, 40))
+			fmt.Fprintf(&components, "==> %s <==\n%s\n", l, logtail.Tail(l, componentLines))
 		}
-		if err := os.WriteFile(filepath.Join(dir, "components.log"), []byte(b.String()), 0o644); err != nil {
+	}
+	if len(sh.LaneLogNamespaces) > 0 {
+		cfg, err := RESTConfig(sh.Kubeconfig)
+		if err != nil {
 			return err
 		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		components.WriteString(tailPodLogs(ctx, cs, sh.LaneLogNamespaces, componentLines))
+	}
+	if components.Len() > 0 {
+		return os.WriteFile(filepath.Join(dir, "components.log"), []byte(components.String()), 0o644)
 	}
 	return nil
 }
 
-// grepFile returns the lines of path mentioning any of words (all lines when words is empty).
+// componentLines is how much of each component's log a failed spec's diagnostics show.
+const componentLines = 40
+
+// tailPodLogs is the end of the current log of every container of the pods in namespaces, read
+// now (a lane's log folder written at its teardown would hold an earlier run's by then).
+func tailPodLogs(ctx context.Context, cs kubernetes.Interface, namespaces []string, lines int64) string {
+	var b strings.Builder
+	for _, ns := range namespaces {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			fmt.Fprintf(&b, "==> pods of %s <==\n(cannot list them: %v)\n\n", ns, err)
+			continue
+		}
+		for _, p := range pods.Items {
+			for _, c := range p.Spec.Containers {
+				data, err := cs.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, TailLines: &lines}).DoRaw(ctx)
+				if err != nil {
+					data = []byte("(cannot read it: " + err.Error() + ")")
+				}
+				fmt.Fprintf(&b, "==> pod %s/%s container %s <==\n%s\n\n", ns, p.Name, c.Name, strings.TrimRight(string(data), "\n"))
+			}
+		}
+	}
+	return b.String()
+}
+
+// grepFile returns the lines of path mentioning any of words (none when words is empty: a spec
+// that made no DataUpload has no lines of its own).
 func grepFile(path string, words []string) string {
 	f, err := os.Open(path)
 	if err != nil {

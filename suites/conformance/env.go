@@ -44,7 +44,11 @@ type Shared struct {
 	Kubeconfig string `json:"kubeconfig"`
 	RunID      string `json:"runID"`
 	VeleroNS   string `json:"veleroNS"`
+	// LaneLogDir is the folder of the lane's component logs, written as they run ("" if none).
 	LaneLogDir string `json:"laneLogDir"`
+	// LaneLogNamespaces hold the pods whose logs are the lane's component logs, for a lane that
+	// writes its log folder only when it goes down (kind).
+	LaneLogNamespaces []string `json:"laneLogNamespaces,omitempty"`
 	// RealKubelet: the lane runs pods for real (kind).
 	RealKubelet bool `json:"realKubelet"`
 	// MoverImage is the lane's image of the harness's data mover ("" if none): the suites' fill
@@ -88,6 +92,8 @@ type Setup struct {
 	SUT     sut.SUT
 	Shared  Shared
 	created []client.Object
+	// c is a client of the lane's cluster.
+	c client.Client
 }
 
 // RESTConfig builds a client configuration from a kubeconfig file.
@@ -143,7 +149,12 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	if err != nil {
 		return s, err
 	}
-	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID, LaneLogDir: s.Lane.LogDir()}
+	s.Shared = Shared{Kubeconfig: s.Lane.Kubeconfig(), RunID: runID, VeleroNS: "bpvc-velero-" + runID}
+	if live, ok := s.Lane.(interface{ LogNamespaces() []string }); ok {
+		s.Shared.LaneLogNamespaces = live.LogNamespaces()
+	} else {
+		s.Shared.LaneLogDir = s.Lane.LogDir()
+	}
 	if k, ok := s.Lane.(interface{ RealKubelet() bool }); ok {
 		s.Shared.RealKubelet = k.RealKubelet()
 	}
@@ -167,6 +178,7 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	if err != nil {
 		return s, err
 	}
+	s.c = c
 	create := func(obj client.Object) error {
 		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
@@ -203,6 +215,31 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	s.SUT = started
 	o.Log.Info("system under test ready", "sut", started.Name(), "took", time.Since(start).Round(time.Millisecond).String())
 	return s, nil
+}
+
+// Finish is the run's last check and its end: it looks at what Velero's expose left in the
+// Velero namespace, whether a lane component or the system under test died, and then tears
+// everything down whatever those say (a failed check must not leave the lane running). Its error
+// names every fault found.
+func (s *Setup) Finish(ctx context.Context) error {
+	var errs []error
+	if left, err := Leftovers(ctx, s.c, s.Shared.VeleroNS); err != nil {
+		errs = append(errs, fmt.Errorf("looking for leftovers: %w", err))
+	} else if len(left) > 0 {
+		errs = append(errs, fmt.Errorf("objects of Velero's expose left at the end of the run: %s", strings.Join(left, ", ")))
+	}
+	if err := s.Lane.Healthy(); err != nil {
+		errs = append(errs, fmt.Errorf("a lane component died during the run: %w", err))
+	}
+	if s.SUT != nil {
+		if err := s.SUT.Running(); err != nil {
+			errs = append(errs, fmt.Errorf("the system under test died during the run: %w", err))
+		}
+	}
+	if err := s.TearDown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("tearing the lane down: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // TearDown stops the system under test, removes any namespace of the run the specs left behind

@@ -121,14 +121,7 @@ var _ = SynchronizedAfterSuite(func() {
 	if setup == nil {
 		return
 	}
-	left, err := Leftovers(ctx, res.GetControllerRuntimeClient(), shared.VeleroNS)
-	Expect(err).NotTo(HaveOccurred())
-	health := setup.Lane.Healthy()
-	sutErr := setup.SUT.Running()
-	Expect(setup.TearDown(ctx)).To(Succeed(), "tearing the lane down")
-	Expect(left).To(BeEmpty(), "objects of Velero's expose left at the end of the run")
-	Expect(health).NotTo(HaveOccurred(), "a lane component died during the run")
-	Expect(sutErr).NotTo(HaveOccurred(), "the system under test died during the run")
+	Expect(setup.Finish(ctx)).To(Succeed())
 }, NodeTimeout(3*60e9))
 
 var _ = ReportAfterSuite("certification report", func(r Report) {

@@ -51,20 +51,19 @@ func tryStart(ctx context.Context, deadline time.Duration, args, env []string) (
 
 // stillRunningAfter fails if any of ps exits within d (a bad flag, a refused configuration).
 func stillRunningAfter(ctx context.Context, d time.Duration, ps ...*proc.Process) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, d, true, func(context.Context) (bool, error) {
 		for _, p := range ps {
 			if !p.Alive() {
-				return p.Died("exited during start-up")
+				return false, p.Died("exited during start-up")
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		return false, nil
+	})
+	// Here the poll running out is the success: every process lived through d.
+	if wait.Interrupted(err) && ctx.Err() == nil {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // waitLog waits until p's log contains line, failing at once if p exits.

@@ -101,6 +101,12 @@ func run(n int, artifacts string) error {
 	if err != nil {
 		return err
 	}
+	versions, err := toolchain.Versions()
+	if err != nil {
+		return err
+	}
+	// The node-agent image, which Velero's exposer gives the backupPods, of the Velero we pin.
+	image := "velero/velero:" + versions["VELERO_VERSION"]
 	l, err := local.Up(ctx, local.Options{Name: "sidebyside", Profile: p, ArtifactsDir: artifacts})
 	if err != nil {
 		return err
@@ -118,7 +124,7 @@ func run(n int, artifacts string) error {
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "node-agent"}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"name": "node-agent"}},
 				Spec: corev1.PodSpec{NodeSelector: map[string]string{"backuppvc.io/no-such-node": "true"},
-					Containers: []corev1.Container{{Name: "node-agent", Image: "velero/velero:v1.18.3"}}}}}}); err != nil {
+					Containers: []corev1.Container{{Name: "node-agent", Image: image}}}}}}); err != nil {
 		return err
 	}
 	src, _ := p.Class(profile.RoleSource)
@@ -156,7 +162,7 @@ func run(n int, artifacts string) error {
 			expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
 				return re.Expose(ctx, owner, exposer.Params{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc, SourcePVName: pv,
 					StorageClass: src.Name, VolumeMode: corev1.PersistentVolumeFilesystem, VolumeSize: resource.MustParse("1Gi"),
-					PodLabels: map[string]string{"velero.io/data-upload": owner.Name}, Image: "velero/velero:v1.18.3",
+					PodLabels: map[string]string{"velero.io/data-upload": owner.Name}, Image: image,
 					OperationTimeout: time.Minute, ExposeTimeout: 5 * time.Minute, BackupPVCConfig: cfg})
 			}
 			cc, err := client.New(counted(l.RESTConfig(), &cleanReq), client.Options{Scheme: controller.Scheme()})

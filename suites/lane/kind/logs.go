@@ -13,6 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
+// LogNamespaces hold the pods whose logs are the lane's component logs: until Down writes them
+// into LogDir, they are only in the cluster.
+func (l *Lane) LogNamespaces() []string { return []string{l.driverNamespace(), "kube-system"} }
+
 // collectLogs writes the node's kubelet and containerd journal and the logs of every container of
 // the driver and kube-system pods into the log folder. (kind export logs needs crictl in the node,
 // which the offline image does not have: cri-tools cannot be built from the module proxy.)
@@ -35,7 +39,7 @@ func (l *Lane) collectLogs(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	for _, ns := range []string{l.driverNamespace(), "kube-system"} {
+	for _, ns := range l.LogNamespaces() {
 		var pods corev1.PodList
 		if err := l.c.List(ctx, &pods, client.InNamespace(ns)); err != nil {
 			errs = append(errs, err)
