@@ -82,7 +82,10 @@ cluster-down:
 ## PROCS parallel Ginkgo processes ; LABELS a Ginkgo label filter ; PREPARE_TIMEOUT overrides the
 ## profile's prepare timeout (e.g. 20s) ; KIND_IMAGES=offline|upstream|auto for the kind lane ;
 ## BACKUP_POD_IMAGE where an existing cluster's nodes find the harness's data mover image ;
-## INSTALL_CRDS=1 installs the Velero and snapshot CRDs an existing cluster lacks (removed after)
+## INSTALL_CRDS=1 installs the Velero and snapshot CRDs an existing cluster lacks (removed after) ;
+## E2E_LANE_PREFIX names the lanes (<prefix>-<lane>-<sut>): a lane left by a run of the same name is
+## swept at start, so two checkouts running make e2e at once need different prefixes
+E2E_LANE_PREFIX ?= e2e
 LANE ?= local
 SUT ?= reference
 PROCS ?= 4
@@ -106,7 +109,7 @@ e2e-one:
 	$(if $(filter kind,$(LANE)),KIND_IMAGES=$(KIND_IMAGES) hack/kind/with-docker.sh) \
 	$(BIN)/ginkgo -p --procs=$(PROCS) -v --no-color --timeout=30m $(if $(LABELS),--label-filter='$(LABELS)') \
 		--junit-report=junit.xml --output-dir=$(SUT_ARTIFACTS) ./suites/conformance -- \
-		--lane=$(LANE) --driver=$(DRIVER) --sut=$(SUT_ONE) --lane-name=e2e-$(LANE)-$(SUT_ONE) --artifacts=$(SUT_ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
+		--lane=$(LANE) --driver=$(DRIVER) --sut=$(SUT_ONE) --lane-name=$(E2E_LANE_PREFIX)-$(LANE)-$(SUT_ONE) --artifacts=$(SUT_ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
 		--kind-images=$(KIND_IMAGES) $(if $(PREPARE_TIMEOUT),--prepare-timeout=$(PREPARE_TIMEOUT)) $(if $(BACKUP_POD_IMAGE),--backup-pod-image=$(BACKUP_POD_IMAGE)) $(if $(filter 1 yes true,$(INSTALL_CRDS)),--install-crds); \
 	status=$$?; echo "certification report ($(SUT_ONE)): $(SUT_ARTIFACTS)/certification.md; JUnit: $(SUT_ARTIFACTS)/junit.xml"; exit $$status
 

@@ -84,7 +84,8 @@ type Capabilities struct {
 	ReadOnlyManyFromSnapshot bool `yaml:"readOnlyManyFromSnapshot"`
 	// Block: Block-mode volumes and snapshots.
 	Block bool `yaml:"block"`
-	// ReadOnlyEnforcedAtMount: a read-only mount refuses writes (needs a real kubelet).
+	// ReadOnlyEnforcedAtMount: the driver publishes a read-only volume read-only, so a write
+	// into it is refused; without it the write-read-only spec (real kubelet only) is skipped.
 	ReadOnlyEnforcedAtMount bool `yaml:"readOnlyEnforcedAtMount"`
 }
 

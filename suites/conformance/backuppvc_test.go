@@ -65,6 +65,9 @@ var _ = Describe("backupPVC", func() {
 			if sc.WriteProbe && checker.Props.DataMover != sut.HarnessDataMover && sc.WantMode != corev1.ReadOnlyMany {
 				Skip("the system's own data mover is reading the volume: a probe's write into it could change what is backed up (the read-only probe runs in its backupPod)")
 			}
+			if sc.WriteProbe && sc.WantMode == corev1.ReadOnlyMany && !prof.Capabilities.ReadOnlyEnforcedAtMount {
+				Skip(fmt.Sprintf("profile %s: the driver does not declare readOnlyEnforcedAtMount, so a refused write is not expected of it", prof.Name))
+			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
 			}

@@ -22,8 +22,9 @@ type Mutant struct {
 	Focus string
 	// Evidence is what the failure message of a spec that caught it contains.
 	Evidence string
-	// Slow: the spec waits for the prepare timeout, for a leak to stay (90 s), or for a start-up
-	// not to refuse (30 s), not just for the objects' shapes; the slow ones are started first.
+	// Slow: the spec waits for the prepare timeout, for a leak to stay (90 s), or starts the system
+	// against a ConfigMap (a build and a start-up), not just for the objects' shapes; the slow ones
+	// are started first.
 	Slow bool
 }
 

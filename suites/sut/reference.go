@@ -132,9 +132,10 @@ func (r *Reference) LogFiles() []string {
 	return []string{filepath.Join(r.cfg.LogDir, "reference.log")}
 }
 
-// TryConfigMap runs the reference's start-up against the ConfigMap.
+// TryConfigMap runs the reference's start-up against the ConfigMap; it logs "starting" once its
+// controllers are set up with the ConfigMap it loaded.
 func (r *Reference) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
-	return tryStart(ctx, refusalDeadline, []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", ns,
+	return tryStart(ctx, refusalDeadline, `"msg"="starting"`, []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", ns,
 		"--node-agent-configmap", name, "--log-format", "text"}, nil)
 }
 

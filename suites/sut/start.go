@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,13 +22,15 @@ import (
 const refusalDeadline = 30 * time.Second
 
 // tryStart runs a server's start-up and tells whether it exited on its own (refused) within
-// deadline; one still running then is stopped and reported as not refusing.
-func tryStart(ctx context.Context, deadline time.Duration, args, env []string) (Refusal, error) {
+// deadline. It is stopped, and reported as not refusing, when it prints started (a line it logs
+// only after it has read and accepted the ConfigMap, "" for none) or is still running at deadline:
+// the line saves the rest of the deadline on every accepted ConfigMap.
+func tryStart(ctx context.Context, deadline time.Duration, started string, args, env []string) (Refusal, error) {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	cmd := exec.Command(args[0], args[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := newLineWatch(started)
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -35,6 +38,11 @@ func tryStart(ctx context.Context, deadline time.Duration, args, env []string) (
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	stop := func(why string) Refusal {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return Refusal{Output: out.String() + "\n" + why}
+	}
 	select {
 	case err := <-done:
 		var exit *exec.ExitError
@@ -42,11 +50,38 @@ func tryStart(ctx context.Context, deadline time.Duration, args, env []string) (
 			return Refusal{Refused: exit.ExitCode() != 0, ExitCode: exit.ExitCode(), Output: out.String()}, nil
 		}
 		return Refusal{Output: out.String()}, err
+	case <-out.seen:
+		return stop(fmt.Sprintf("(logged %q after reading the ConfigMap: stopped)", started)), nil
 	case <-ctx.Done():
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		return Refusal{Output: out.String() + fmt.Sprintf("\n(still running after %v: stopped)", deadline)}, nil
+		return stop(fmt.Sprintf("(still running after %v: stopped)", deadline)), nil
 	}
+}
+
+// lineWatch collects a process's output and closes seen once it contains want.
+type lineWatch struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func newLineWatch(want string) *lineWatch { return &lineWatch{want: want, seen: make(chan struct{})} }
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if w.want != "" && bytes.Contains(w.buf.Bytes(), []byte(w.want)) {
+		w.want = ""
+		close(w.seen)
+	}
+	return n, err
+}
+
+func (w *lineWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // stillRunningAfter fails if any of ps exits within d (a bad flag, a refused configuration).

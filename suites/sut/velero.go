@@ -66,12 +66,13 @@ func (v *veleroCommon) Name() string { return "velero" }
 func (v *veleroCommon) Versions() map[string]string { return v.versions }
 
 // TryConfigMap runs velero node-agent server on the host against the ConfigMap: Velero reads it
-// before it starts anything, and exits on a ConfigMap it refuses.
+// before it starts anything, and exits on a ConfigMap it refuses; "Controllers starting..." is its
+// last line before its manager starts (pkg/cmd/cli/nodeagent/server.go), long after the read.
 func (v *veleroCommon) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
 	if err := os.MkdirAll(tmpDir(v.cfg), 0o755); err != nil {
 		return Refusal{}, fmt.Errorf("sut velero: %w", err)
 	}
-	return tryStart(ctx, refusalDeadline, []string{v.velero, "node-agent", "server", "--kubeconfig", v.cfg.Kubeconfig, "--namespace", ns,
+	return tryStart(ctx, refusalDeadline, "Controllers starting...", []string{v.velero, "node-agent", "server", "--kubeconfig", v.cfg.Kubeconfig, "--namespace", ns,
 		"--features=EnableCSI", "--node-agent-configmap", name, "--metrics-address", "127.0.0.1:0"},
 		[]string{"NODE_NAME=bpvc-configmap-check", "VELERO_NAMESPACE=" + ns, "TMPDIR=" + tmpDir(v.cfg)})
 }
