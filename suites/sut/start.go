@@ -51,7 +51,7 @@ func tryStart(ctx context.Context, deadline time.Duration, started string, args,
 		}
 		return Refusal{Output: out.String()}, err
 	case <-out.seen:
-		return stop(fmt.Sprintf("(logged %q after reading the ConfigMap: stopped)", started)), nil
+		return stop(fmt.Sprintf("(logged %s after reading the ConfigMap: stopped)", started)), nil
 	case <-ctx.Done():
 		return stop(fmt.Sprintf("(still running after %v: stopped)", deadline)), nil
 	}

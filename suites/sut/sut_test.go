@@ -44,7 +44,7 @@ func TestTryStart(t *testing.T) {
 		{name: "exits 1: refused", script: "echo starting; echo 'velero: bad ConfigMap' >&2; exit 1", wantRefused: true, wantReason: "velero: bad ConfigMap"},
 		{name: "exits 0: not refused", script: "exit 0"},
 		{name: "still running at the deadline: accepted", script: "echo up; sleep 30", wantReason: "(still running after 500ms: stopped)"},
-		{name: "logs its started line: accepted before the deadline", script: "echo loading; echo 'msg=started ok'; sleep 30", started: "msg=started", wantReason: `(logged "msg=started" after reading the ConfigMap: stopped)`},
+		{name: "logs its started line: accepted before the deadline", script: "echo loading; echo 'msg=started ok'; sleep 30", started: "msg=started", wantReason: "(logged msg=started after reading the ConfigMap: stopped)"},
 		{name: "exits 1 without its started line: refused", script: "echo loading; exit 1", started: "msg=started", wantRefused: true, wantReason: "loading"},
 	}
 	for _, tc := range tests {
