@@ -65,6 +65,9 @@ var _ = Describe("backupPVC", func() {
 			if sc.WriteProbe && checker.Props.DataMover != sut.HarnessDataMover && sc.WantMode != corev1.ReadOnlyMany {
 				Skip("the system's own data mover is reading the volume: a probe's write into it could change what is backed up (the read-only probe runs in its backupPod)")
 			}
+			if sc.RestoreSize != "" && prof.Capabilities.RestoreSizeParameter == "" {
+				Skip(fmt.Sprintf("profile %s names no restoreSizeParameter: the driver's snapshots cannot be made to report a restoreSize other than the source's request", prof.Name))
+			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
 			}
