@@ -294,7 +294,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 	s := &Snapshot{ID: id, Name: req.GetName(), SourceVolume: v.ID, SizeBytes: v.SizeBytes, Block: v.Block, CreatedAt: time.Now().UTC()}
 	// The volume's class may make its snapshots report another size (the VolumeSnapshot's
 	// restoreSize); its parameters were checked when the volume was made.
-	if p, err := ParseParams(v.Parameters); err == nil && p.SnapshotRestoreSize > 0 {
+	if p, err := ParseParams(v.Parameters); err == nil && p.SnapshotRestoreSizeSet {
 		s.SizeBytes = p.SnapshotRestoreSize
 	}
 	src, dst := d.store.volumePath(v), d.store.snapshotPath(s)

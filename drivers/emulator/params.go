@@ -19,7 +19,8 @@ const (
 	ParamReplicas             = "replicas"
 	// ParamSnapshotRestoreSize: the size (a quantity, such as 2Gi) the snapshots of this class's
 	// volumes report, whatever the volume's; a volume made from such a snapshot is at least that
-	// large.
+	// large. "0": they report no size (CSI's "unspecified"; the VolumeSnapshot gets no
+	// restoreSize).
 	ParamSnapshotRestoreSize = "snapshotRestoreSize"
 
 	// sidecarPrefix marks parameters the CSI sidecars add or pass through; they are not ours.
@@ -31,9 +32,10 @@ type ClassParams struct {
 	ReadOnlyFromSnapshot bool
 	CloneCostPerGiB      time.Duration
 	Replicas             int
-	// SnapshotRestoreSize is the size in bytes the snapshots of a volume of this class report;
-	// 0: the volume's own.
-	SnapshotRestoreSize int64
+	// SnapshotRestoreSize is the size in bytes the snapshots of a volume of this class report,
+	// when SnapshotRestoreSizeSet (else the volume's own); 0 is no size.
+	SnapshotRestoreSize    int64
+	SnapshotRestoreSizeSet bool
 }
 
 // DefaultParams: read-only from snapshot works, clones are free, one replica.
@@ -74,10 +76,10 @@ func ParseParams(in map[string]string) (ClassParams, error) {
 			p.Replicas = n
 		case k == ParamSnapshotRestoreSize:
 			q, err := resource.ParseQuantity(v)
-			if err != nil || q.Sign() <= 0 {
-				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want a positive quantity such as 2Gi", k, v)
+			if err != nil || q.Sign() < 0 {
+				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want a quantity such as 2Gi, or 0 for none", k, v)
 			}
-			p.SnapshotRestoreSize = q.Value()
+			p.SnapshotRestoreSize, p.SnapshotRestoreSizeSet = q.Value(), true
 		default:
 			return p, status.Errorf(codes.InvalidArgument, "unknown StorageClass parameter %q (known: %s, %s, %s, %s)", k,
 				ParamReadOnlyFromSnapshot, ParamCloneCostPerGiB, ParamReplicas, ParamSnapshotRestoreSize)

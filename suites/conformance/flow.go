@@ -243,8 +243,10 @@ func (k *Checker) checkRequestedSize(ctx context.Context, sc Scenario, r *Result
 		want, from = *restore, fmt.Sprintf("the restoreSize of the original VolumeSnapshot %s", vsName)
 	}
 	if sc.RestoreSize != "" {
+		// The snapshot must say what the scenario's class asked the driver for ("0": nothing),
+		// or the spec would not tell the two sizes apart.
 		asked := resource.MustParse(sc.RestoreSize)
-		if restore == nil || restore.Cmp(asked) != 0 {
+		if got := ptr.Deref(restore, resource.Quantity{}); got.Cmp(asked) != 0 {
 			return fmt.Errorf("VolumeSnapshot %s: restoreSize %v, the scenario's source class asks the driver for %s (%s=%s): B7 cannot be judged",
 				vsName, restore, sc.RestoreSize, k.Profile.Capabilities.RestoreSizeParameter, sc.RestoreSize)
 		}

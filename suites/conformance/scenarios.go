@@ -50,8 +50,9 @@ type Scenario struct {
 	WantSPC bool
 	// RestoreSize, when set, is the size the scenario's source class makes the driver's snapshots
 	// report (through the profile's restoreSizeParameter; the spec is skipped without one), other
-	// than the source PVC's request; the spec checks the backupPVC's request against the original
-	// VolumeSnapshot's restoreSize (B7).
+	// than the source PVC's request, or "0" for none (the VolumeSnapshot has no restoreSize); the
+	// spec checks the backupPVC's request against the original VolumeSnapshot's restoreSize, or
+	// the source PVC's request without one (B7).
 	RestoreSize string
 	// Doc cites the spec items the scenario checks.
 	Doc string
@@ -96,6 +97,8 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"spcNoRelabeling"}, Doc: "B9 C3: spcNoRelabeling without readOnly is ignored: no spc_t in the backupPod"},
 		{Name: "restore-size", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, RestoreSize: restoreSize,
 			Labels: []string{"restoreSize"}, Doc: fmt.Sprintf("B7: the backupPVC requests the original VolumeSnapshot's restoreSize (%s), not the source PVC's %s", restoreSize, sourceSize)},
+		{Name: "restore-size-unset", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, RestoreSize: "0",
+			Labels: []string{"restoreSize"}, Doc: fmt.Sprintf("B7: a snapshot without restoreSize: the backupPVC requests the source PVC's %s", sourceSize)},
 		{Name: "missing-class", Entry: `{"storageClass": "{{missing}}"}`, WantClass: "{{missing}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
 			Labels: []string{"negative", "prepareTimeout"}, Doc: "D4 D5 D6 E2: a class that does not exist: Accepted until the prepare timeout"},
 		{Name: "refuses-read-only", Entry: `{"storageClass": "{{refusing}}", "readOnly": true}`, WantClass: "{{refusing}}", WantMode: corev1.ReadOnlyMany, Outcome: TimesOut,
