@@ -292,6 +292,11 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 		return nil, status.Errorf(codes.NotFound, "source volume %s not found", req.GetSourceVolumeId())
 	}
 	s := &Snapshot{ID: id, Name: req.GetName(), SourceVolume: v.ID, SizeBytes: v.SizeBytes, Block: v.Block, CreatedAt: time.Now().UTC()}
+	// The volume's class may make its snapshots report another size (the VolumeSnapshot's
+	// restoreSize); its parameters were checked when the volume was made.
+	if p, err := ParseParams(v.Parameters); err == nil && p.SnapshotRestoreSizeSet {
+		s.SizeBytes = p.SnapshotRestoreSize
+	}
 	src, dst := d.store.volumePath(v), d.store.snapshotPath(s)
 	if err := d.copyUnlocked("snap/"+req.GetName(), dst, func() error { return copyData(src, dst, v.Block) }); err != nil {
 		return nil, status.Errorf(codes.Internal, "copy volume data: %v", err)

@@ -86,6 +86,9 @@ func TestParseParams(t *testing.T) {
 		{name: "bad boolean", in: map[string]string{"readOnlyFromSnapshot": "no"}, wantErr: `readOnlyFromSnapshot="no"`},
 		{name: "bad duration", in: map[string]string{"cloneCostPerGiB": "2"}, wantErr: `cloneCostPerGiB="2"`},
 		{name: "zero replicas", in: map[string]string{"replicas": "0"}, wantErr: `replicas="0"`},
+		{name: "snapshot restore size", in: map[string]string{"snapshotRestoreSize": "2Gi"}, want: ClassParams{ReadOnlyFromSnapshot: true, Replicas: 1, SnapshotRestoreSize: 2 * gib, SnapshotRestoreSizeSet: true}},
+		{name: "no snapshot restore size", in: map[string]string{"snapshotRestoreSize": "0"}, want: ClassParams{ReadOnlyFromSnapshot: true, Replicas: 1, SnapshotRestoreSizeSet: true}},
+		{name: "bad snapshot restore size", in: map[string]string{"snapshotRestoreSize": "-1Gi"}, wantErr: `snapshotRestoreSize="-1Gi"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +103,57 @@ func TestParseParams(t *testing.T) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A class's snapshotRestoreSize is the size its volumes' snapshots report (the VolumeSnapshot's
+// restoreSize), and a volume made from such a snapshot is at least that large.
+func TestSnapshotRestoreSize(t *testing.T) {
+	d := newDriver(t, t.TempDir())
+	ctx := context.Background()
+	params := map[string]string{ParamSnapshotRestoreSize: "2Gi"}
+	v, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "src", VolumeCapabilities: caps(rwo, false), Parameters: params,
+		CapacityRange: &csi.CapacityRange{RequiredBytes: gib}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Volume.CapacityBytes != gib {
+		t.Fatalf("volume of %d bytes, want 1 GiB: the parameter sizes snapshots, not volumes", v.Volume.CapacityBytes)
+	}
+	s, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: v.Volume.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Snapshot.SizeBytes != 2*gib {
+		t.Fatalf("snapshot reports %d bytes, want 2 GiB", s.Snapshot.SizeBytes)
+	}
+	r, err := d.CreateVolume(ctx, fromSnapshot("restored", s.Snapshot.SnapshotId, rwo, params))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Volume.CapacityBytes != 2*gib {
+		t.Errorf("volume from the snapshot of %d bytes, want the snapshot's 2 GiB", r.Volume.CapacityBytes)
+	}
+	// "0": the snapshot reports no size; a volume from it is the size asked for.
+	none := map[string]string{ParamSnapshotRestoreSize: "0"}
+	v0, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "src0", VolumeCapabilities: caps(rwo, false), Parameters: none,
+		CapacityRange: &csi.CapacityRange{RequiredBytes: gib}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "snap0", SourceVolumeId: v0.Volume.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s0.Snapshot.SizeBytes != 0 {
+		t.Fatalf("snapshot reports %d bytes, want none (0)", s0.Snapshot.SizeBytes)
+	}
+	r0, err := d.CreateVolume(ctx, fromSnapshot("restored0", s0.Snapshot.SnapshotId, rwo, none))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r0.Volume.CapacityBytes != gib {
+		t.Errorf("volume from a snapshot without size of %d bytes, want the 1 GiB asked for", r0.Volume.CapacityBytes)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // StorageClass parameters the emulator understands.
@@ -16,6 +17,11 @@ const (
 	ParamReadOnlyFromSnapshot = "readOnlyFromSnapshot"
 	ParamCloneCostPerGiB      = "cloneCostPerGiB"
 	ParamReplicas             = "replicas"
+	// ParamSnapshotRestoreSize: the size (a quantity, such as 2Gi) the snapshots of this class's
+	// volumes report, whatever the volume's; a volume made from such a snapshot is at least that
+	// large. "0": they report no size (CSI's "unspecified"; the VolumeSnapshot gets no
+	// restoreSize).
+	ParamSnapshotRestoreSize = "snapshotRestoreSize"
 
 	// sidecarPrefix marks parameters the CSI sidecars add or pass through; they are not ours.
 	sidecarPrefix = "csi.storage.k8s.io/"
@@ -26,6 +32,10 @@ type ClassParams struct {
 	ReadOnlyFromSnapshot bool
 	CloneCostPerGiB      time.Duration
 	Replicas             int
+	// SnapshotRestoreSize is the size in bytes the snapshots of a volume of this class report,
+	// when SnapshotRestoreSizeSet (else the volume's own); 0 is no size.
+	SnapshotRestoreSize    int64
+	SnapshotRestoreSizeSet bool
 }
 
 // DefaultParams: read-only from snapshot works, clones are free, one replica.
@@ -64,9 +74,15 @@ func ParseParams(in map[string]string) (ClassParams, error) {
 				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want an integer from 1 to 16", k, v)
 			}
 			p.Replicas = n
+		case k == ParamSnapshotRestoreSize:
+			q, err := resource.ParseQuantity(v)
+			if err != nil || q.Sign() < 0 {
+				return p, status.Errorf(codes.InvalidArgument, "parameter %s=%q: want a quantity such as 2Gi, or 0 for none", k, v)
+			}
+			p.SnapshotRestoreSize, p.SnapshotRestoreSizeSet = q.Value(), true
 		default:
-			return p, status.Errorf(codes.InvalidArgument, "unknown StorageClass parameter %q (known: %s, %s, %s)", k,
-				ParamReadOnlyFromSnapshot, ParamCloneCostPerGiB, ParamReplicas)
+			return p, status.Errorf(codes.InvalidArgument, "unknown StorageClass parameter %q (known: %s, %s, %s, %s)", k,
+				ParamReadOnlyFromSnapshot, ParamCloneCostPerGiB, ParamReplicas, ParamSnapshotRestoreSize)
 		}
 	}
 	return p, nil
@@ -81,5 +97,5 @@ func (p ClassParams) cloneDuration(size int64) time.Duration {
 const gib = 1 << 30
 
 func (p ClassParams) String() string {
-	return fmt.Sprintf("readOnlyFromSnapshot=%v cloneCostPerGiB=%v replicas=%d", p.ReadOnlyFromSnapshot, p.CloneCostPerGiB, p.Replicas)
+	return fmt.Sprintf("readOnlyFromSnapshot=%v cloneCostPerGiB=%v replicas=%d snapshotRestoreSize=%d", p.ReadOnlyFromSnapshot, p.CloneCostPerGiB, p.Replicas, p.SnapshotRestoreSize)
 }

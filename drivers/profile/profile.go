@@ -87,6 +87,11 @@ type Capabilities struct {
 	// ReadOnlyEnforcedAtMount: the driver publishes a read-only volume read-only, so a write
 	// into it is refused; without it the write-read-only spec (real kubelet only) is skipped.
 	ReadOnlyEnforcedAtMount bool `yaml:"readOnlyEnforcedAtMount"`
+	// RestoreSizeParameter names a StorageClass parameter that makes the driver's snapshots of
+	// that class's volumes report its value (a quantity such as 2Gi) as their size, so that a
+	// VolumeSnapshot's restoreSize can differ from its source PVC's request (B7); "" when the
+	// driver has none (the spec that needs it is skipped).
+	RestoreSizeParameter string `yaml:"restoreSizeParameter"`
 }
 
 // Timeouts bound the suites' waits.

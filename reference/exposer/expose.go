@@ -71,6 +71,9 @@ func (e *Exposer) Expose(ctx context.Context, owner corev1.ObjectReference, p Pa
 	log.Info("Original VS and VSC are deleted", "vs", vs.Name, "vsc", vsc.Name)
 
 	size, fromSnapshot := restoreSize(vs, p.VolumeSize)
+	if mutant.Is("b7-size-from-source") {
+		size = p.VolumeSize // negative control: the source PVC's request even when the snapshot's restoreSize differs (B7)
+	}
 	if !fromSnapshot {
 		log.Info("WARNING: the snapshot has no valid restore size, using the source volume's size", "size", size.String())
 	}

@@ -30,8 +30,14 @@ func resolveSettings(p Params, log logr.Logger) backupPVCSettings {
 		s.storageClass = "" // negative control: an empty storageClass leaves the backupPVC's class unset (B3)
 	}
 	s.readOnly = entry.ReadOnly
+	if entry.StorageClass == "" && mutant.Is("b4-read-only-needs-class") {
+		s.readOnly = false // negative control: readOnly ignored when the entry names no storageClass (B3, B4)
+	}
+	if mutant.Is("b9-spc-without-read-only") {
+		s.spcNoRelabeling = entry.SPCNoRelabeling // negative control: spcNoRelabeling applied without readOnly too (B9)
+	}
 	if entry.SPCNoRelabeling {
-		if s.readOnly {
+		if s.readOnly && !mutant.Is("b9-spc-ignored") { // negative control: spcNoRelabeling ignored even with readOnly (B9)
 			s.spcNoRelabeling = true
 		} else {
 			log.Info("Ignoring spcNoRelabeling for read-write volume", "sourceStorageClass", p.StorageClass)

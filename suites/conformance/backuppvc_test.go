@@ -68,6 +68,9 @@ var _ = Describe("backupPVC", func() {
 			if sc.WriteProbe && sc.WantMode == corev1.ReadOnlyMany && !prof.Capabilities.ReadOnlyEnforcedAtMount {
 				Skip(fmt.Sprintf("profile %s: the driver does not declare readOnlyEnforcedAtMount, so a refused write is not expected of it", prof.Name))
 			}
+			if sc.RestoreSize != "" && prof.Capabilities.RestoreSizeParameter == "" {
+				Skip(fmt.Sprintf("profile %s names no restoreSizeParameter: the driver's snapshots cannot be made to report a restoreSize other than the source's request", prof.Name))
+			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))
 			}

@@ -196,7 +196,7 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	}
 	for _, sc := range scenarios {
 		alias := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc.SourceClass(runID), Labels: managedLabels()},
-			Provisioner: srcClass.Provisioner, Parameters: srcClass.Parameters, ReclaimPolicy: srcClass.ReclaimPolicy,
+			Provisioner: srcClass.Provisioner, Parameters: sc.SourceParameters(o.Profile, srcClass.Parameters), ReclaimPolicy: srcClass.ReclaimPolicy,
 			VolumeBindingMode: srcClass.VolumeBindingMode, AllowVolumeExpansion: srcClass.AllowVolumeExpansion}
 		if err := create(alias); err != nil {
 			return s, err

@@ -93,7 +93,7 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: "data", Labels: managedLabels()},
 		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(sc.SourceClass(k.Shared.RunID)), VolumeMode: &mode,
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(sourceSize)}}}}
 	if err := tr.Create(ctx, pvc); err != nil {
 		return r, err
 	}
@@ -106,6 +106,18 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 		if err := k.fill(ctx, tr, r, pvc); err != nil {
 			return r, err
 		}
+	}
+	// B7: the original VolumeSnapshot's restoreSize, watched from before the Backup exists.
+	var snapshots *SnapshotWatch
+	if sc.RestoreSize != "" {
+		wc, err := client.NewWithWatch(k.Res.GetConfig(), client.Options{Scheme: k.Res.GetScheme()})
+		if err != nil {
+			return r, err
+		}
+		if snapshots, err = WatchSnapshots(ctx, wc, r.Namespace); err != nil {
+			return r, err
+		}
+		defer snapshots.Stop()
 	}
 	// csiSnapshotTimeout is left at Velero's default (10m): Velero makes it the DataUpload's
 	// operationTimeout, and that bounds more than the snapshot: the backupPod's wait for its
@@ -138,6 +150,11 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	}
 	if err := k.checkBackupPVC(ctx, sc, r, mode); err != nil {
 		return r, err
+	}
+	if snapshots != nil {
+		if err := k.checkRequestedSize(ctx, sc, r, pvc, snapshots); err != nil {
+			return r, err
+		}
 	}
 	if err := k.checkBackupPod(ctx, sc, r, mode); err != nil {
 		return r, err
@@ -204,6 +221,49 @@ func (k *Checker) checkBackupPVC(ctx context.Context, sc Scenario, r *Result, mo
 	return nil
 }
 
+// checkRequestedSize: the backupPVC requests the original VolumeSnapshot's restoreSize when it is
+// set and not zero, else the source PVC's request (B7). The scenario's source class makes the
+// driver report a restoreSize other than the source's request, or the check would not tell the
+// two apart.
+func (k *Checker) checkRequestedSize(ctx context.Context, sc Scenario, r *Result, source *corev1.PersistentVolumeClaim, snapshots *SnapshotWatch) error {
+	var vsName string
+	var restore *resource.Quantity
+	// The original VolumeSnapshot was ready before the backupPVC was made: the watch has seen it,
+	// or is about to.
+	if err := k.waitFor(ctx, r, "the original VolumeSnapshot to have been seen ready", 30*time.Second, func(context.Context) (bool, error) {
+		var ok bool
+		vsName, restore, ok = snapshots.Ready()
+		return ok, nil
+	}); err != nil {
+		return err
+	}
+	want := source.Spec.Resources.Requests[corev1.ResourceStorage]
+	from := fmt.Sprintf("the source PVC's request (VolumeSnapshot %s has no restoreSize)", vsName)
+	if restore != nil && !restore.IsZero() {
+		want, from = *restore, fmt.Sprintf("the restoreSize of the original VolumeSnapshot %s", vsName)
+	}
+	if sc.RestoreSize != "" {
+		// The snapshot must say what the scenario's class asked the driver for ("0": nothing),
+		// or the spec would not tell the two sizes apart.
+		asked := resource.MustParse(sc.RestoreSize)
+		if got := ptr.Deref(restore, resource.Quantity{}); got.Cmp(asked) != 0 {
+			return fmt.Errorf("VolumeSnapshot %s: restoreSize %v, the scenario's source class asks the driver for %s (%s=%s): B7 cannot be judged",
+				vsName, restore, sc.RestoreSize, k.Profile.Capabilities.RestoreSizeParameter, sc.RestoreSize)
+		}
+	}
+	pvc, err := seen(ctx, k, r, "the backupPVC", 30*time.Second, k.Obs.PVC)
+	if err != nil {
+		return err
+	}
+	got, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	if !ok || got.Cmp(want) != 0 {
+		return fmt.Errorf("backupPVC %s/%s: requests.storage %v, want %s, %s (the source PVC requests %s)",
+			pvc.Namespace, pvc.Name, got.String(), want.String(), from, source.Spec.Resources.Requests.Storage().String())
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("backupPVC requests %s, %s; the source PVC requests %s", got.String(), from, source.Spec.Resources.Requests.Storage().String()))
+	return nil
+}
+
 // checkBackupPod: the volume read-only with readOnly, a device for Block (C2).
 func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mode corev1.PersistentVolumeMode) error {
 	pod, err := seen(ctx, k, r, "the backupPod", 30*time.Second, k.Obs.Pod)
@@ -223,8 +283,15 @@ func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mo
 	if vol.PersistentVolumeClaim.ReadOnly != readOnly {
 		return fmt.Errorf("backupPod %s volume readOnly=%v, want %v", pod.Name, vol.PersistentVolumeClaim.ReadOnly, readOnly)
 	}
-	if problems := podShape(pod, r.DataUpload); len(problems) > 0 {
+	problems := podShape(pod, r.DataUpload)
+	if p := spcProblem(pod, sc.WantSPC); p != "" {
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
 		return fmt.Errorf("backupPod %s: %s", pod.Name, strings.Join(problems, "; "))
+	}
+	if sc.WantSPC {
+		r.Evidence = append(r.Evidence, "backupPod securityContext.seLinuxOptions.type spc_t")
 	}
 	ctr := pod.Spec.Containers[0]
 	var mount *corev1.VolumeMount

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,9 +45,25 @@ type Scenario struct {
 	WriteProbe bool
 	// Scale is how many backups the scenario runs at once (0 or 1: one).
 	Scale int
+	// WantSPC: the backupPod's securityContext has seLinuxOptions.type spc_t (an effective
+	// spcNoRelabeling: the entry's readOnly and spcNoRelabeling both); otherwise spc_t nowhere.
+	WantSPC bool
+	// RestoreSize, when set, is the size the scenario's source class makes the driver's snapshots
+	// report (through the profile's restoreSizeParameter; the spec is skipped without one), other
+	// than the source PVC's request, or "0" for none (the VolumeSnapshot has no restoreSize); the
+	// spec checks the backupPVC's request against the original VolumeSnapshot's restoreSize, or
+	// the source PVC's request without one (B7).
+	RestoreSize string
 	// Doc cites the spec items the scenario checks.
 	Doc string
 }
+
+// sourceSize is what every scenario's source PVC requests; restoreSize is the other size the
+// restore-size scenario's source class makes the driver's snapshots report (B7).
+const (
+	sourceSize  = "1Gi"
+	restoreSize = "2Gi"
+)
 
 // manyBackups is how many backups the scale scenario runs at once.
 const manyBackups = 20
@@ -71,6 +88,17 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"readOnly", "capability:readOnlyManyFromSnapshot"}, Needs: profile.RoleBackup, Doc: "B4 C2: readOnly: exactly [ReadOnlyMany], the backupPod's volume read-only"},
 		{Name: "case-insensitive", Entry: `{"StorageClass": "{{backup}}", "readonly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
 			Labels: []string{"config", "readOnly"}, Needs: profile.RoleBackup, Doc: "A5: keys match case-insensitively (the lint warns)"},
+		{Name: "read-only-source", Entry: `{"readOnly": true}`, WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
+			Labels: []string{"readOnly", "capability:readOnlyManyFromSnapshot"}, Doc: "B3 B4: the documentation's sample entry, readOnly alone: the source class, exactly [ReadOnlyMany]"},
+		{Name: "spc-read-only", Entry: `{"storageClass": "{{backup}}", "readOnly": true, "spcNoRelabeling": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany,
+			Outcome: readOnlyOutcome, WantSPC: true, Labels: []string{"spcNoRelabeling", "readOnly", "capability:readOnlyManyFromSnapshot"}, Needs: profile.RoleBackup,
+			Doc: "B9 C3: spcNoRelabeling with readOnly: the backupPod's securityContext.seLinuxOptions.type spc_t"},
+		{Name: "spc-read-write", Entry: `{"spcNoRelabeling": true}`, WantMode: corev1.ReadWriteOnce, Outcome: Succeeds,
+			Labels: []string{"spcNoRelabeling"}, Doc: "B9 C3: spcNoRelabeling without readOnly is ignored: no spc_t in the backupPod"},
+		{Name: "restore-size", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, RestoreSize: restoreSize,
+			Labels: []string{"restoreSize"}, Doc: fmt.Sprintf("B7: the backupPVC requests the original VolumeSnapshot's restoreSize (%s), not the source PVC's %s", restoreSize, sourceSize)},
+		{Name: "restore-size-unset", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, RestoreSize: "0",
+			Labels: []string{"restoreSize"}, Doc: fmt.Sprintf("B7: a snapshot without restoreSize: the backupPVC requests the source PVC's %s", sourceSize)},
 		{Name: "missing-class", Entry: `{"storageClass": "{{missing}}"}`, WantClass: "{{missing}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
 			Labels: []string{"negative", "prepareTimeout"}, Doc: "D4 D5 D6 E2: a class that does not exist: Accepted until the prepare timeout"},
 		{Name: "refuses-read-only", Entry: `{"storageClass": "{{refusing}}", "readOnly": true}`, WantClass: "{{refusing}}", WantMode: corev1.ReadOnlyMany, Outcome: TimesOut,
@@ -116,6 +144,19 @@ func (c Classes) expand(s string) string {
 
 // SourceClass is the scenario's alias of the profile's source class.
 func (s Scenario) SourceClass(runID string) string { return fmt.Sprintf("bpvc-%s-%s", runID, s.Name) }
+
+// SourceParameters are the parameters of the scenario's source class: the profile's source
+// class's (base), and the profile's restoreSizeParameter when the scenario has a RestoreSize.
+func (s Scenario) SourceParameters(p *profile.Profile, base map[string]string) map[string]string {
+	out := maps.Clone(base)
+	if s.RestoreSize != "" && p.Capabilities.RestoreSizeParameter != "" {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[p.Capabilities.RestoreSizeParameter] = s.RestoreSize
+	}
+	return out
+}
 
 // BackupClass is the class the scenario's backupPVC must have.
 func (s Scenario) BackupClass(runID string, c Classes) string {

@@ -2,10 +2,12 @@ package conformance
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 )
@@ -25,8 +27,9 @@ func TestNodeAgentConfigServesEveryScenario(t *testing.T) {
 			GlobalConfig int `json:"globalConfig"`
 		} `json:"loadConcurrency"`
 		BackupPVC map[string]struct {
-			StorageClass string `json:"storageClass"`
-			ReadOnly     bool   `json:"readOnly"`
+			StorageClass    string `json:"storageClass"`
+			ReadOnly        bool   `json:"readOnly"`
+			SPCNoRelabeling bool   `json:"spcNoRelabeling"`
 		} `json:"backupPVC"`
 	}
 	if err := json.Unmarshal([]byte(doc), &cfg); err != nil {
@@ -40,6 +43,10 @@ func TestNodeAgentConfigServesEveryScenario(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		e, ok := cfg.BackupPVC[sc.SourceClass("r1")]
+		// B9: spc_t only with readOnly and spcNoRelabeling both.
+		if sc.WantSPC != (e.ReadOnly && e.SPCNoRelabeling) {
+			t.Errorf("scenario %s: wants spc_t %v, its entry has readOnly %v spcNoRelabeling %v", sc.Name, sc.WantSPC, e.ReadOnly, e.SPCNoRelabeling)
+		}
 		if ok != (sc.Entry != "") {
 			t.Errorf("scenario %s: entry present %v, want %v", sc.Name, ok, sc.Entry != "")
 			continue
@@ -60,5 +67,48 @@ func TestNodeAgentConfigServesEveryScenario(t *testing.T) {
 	}
 	if got := cfg.BackupPVC["bpvc-r1-missing-class"].StorageClass; got != classes.Missing {
 		t.Errorf("missing-class points at %s, want a class no cluster has (%s)", got, classes.Missing)
+	}
+}
+
+// The spec items issue 14 asked for each have their scenario: the documentation's sample entry
+// (readOnly alone: source class, ReadOnlyMany), spcNoRelabeling with and without readOnly, and
+// a restoreSize other than the source's request.
+func TestScenariosForB3B4B7B9(t *testing.T) {
+	p := &profile.Profile{Name: "p", Driver: "d", Capabilities: profile.Capabilities{ReadOnlyManyFromSnapshot: true},
+		StorageClasses: []profile.StorageClass{{Name: "src", Role: profile.RoleSource}, {Name: "fast", Role: profile.RoleBackup}}}
+	byName := map[string]Scenario{}
+	for _, sc := range Scenarios(p) {
+		byName[sc.Name] = sc
+	}
+	classes := ClassesFor(p, "r1")
+	if sc := byName["read-only-source"]; sc.Entry != `{"readOnly": true}` || sc.BackupClass("r1", classes) != sc.SourceClass("r1") || sc.WantMode != corev1.ReadOnlyMany {
+		t.Errorf("read-only-source: %+v", sc)
+	}
+	if sc := byName["spc-read-only"]; !sc.WantSPC || sc.WantMode != corev1.ReadOnlyMany {
+		t.Errorf("spc-read-only: %+v", sc)
+	}
+	if sc := byName["spc-read-write"]; sc.WantSPC || sc.WantMode != corev1.ReadWriteOnce || !strings.Contains(sc.Entry, "spcNoRelabeling") {
+		t.Errorf("spc-read-write: %+v", sc)
+	}
+	sc := byName["restore-size"]
+	if sc.RestoreSize == "" {
+		t.Fatal("restore-size: no RestoreSize")
+	}
+	if want, src := resource.MustParse(sc.RestoreSize), resource.MustParse(sourceSize); want.Cmp(src) == 0 {
+		t.Fatalf("restore-size: restoreSize %q must differ from the source's %s", sc.RestoreSize, sourceSize)
+	}
+	base := map[string]string{"replicas": "3"}
+	if got := sc.SourceParameters(p, base); !maps.Equal(got, base) {
+		t.Errorf("without a restoreSizeParameter the source class keeps the profile's parameters, got %v", got)
+	}
+	p.Capabilities.RestoreSizeParameter = "snapshotRestoreSize"
+	if got := sc.SourceParameters(p, base); !maps.Equal(got, map[string]string{"replicas": "3", "snapshotRestoreSize": sc.RestoreSize}) {
+		t.Errorf("SourceParameters = %v", got)
+	}
+	if len(base) != 1 {
+		t.Errorf("SourceParameters changed the profile's parameters: %v", base)
+	}
+	if got := byName["no-entry"].SourceParameters(p, nil); len(got) != 0 {
+		t.Errorf("a scenario without RestoreSize gets %v", got)
 	}
 }

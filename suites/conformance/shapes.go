@@ -86,3 +86,42 @@ func podShape(pod *corev1.Pod, du string) []string {
 	}
 	return problems
 }
+
+// spcType is the SELinux type Velero gives the backupPod with an effective spcNoRelabeling.
+const spcType = "spc_t"
+
+// spcPlaces are the securityContexts of pod that set seLinuxOptions.type spc_t: "pod", or
+// "container <name>" / "initContainer <name>".
+func spcPlaces(pod *corev1.Pod) []string {
+	var out []string
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.SELinuxOptions != nil && sc.SELinuxOptions.Type == spcType {
+		out = append(out, "pod")
+	}
+	for kind, cs := range map[string][]corev1.Container{"container": pod.Spec.Containers, "initContainer": pod.Spec.InitContainers} {
+		for _, c := range cs {
+			if c.SecurityContext != nil && c.SecurityContext.SELinuxOptions != nil && c.SecurityContext.SELinuxOptions.Type == spcType {
+				out = append(out, kind+" "+c.Name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// spcProblem says what is wrong with the backupPod's SELinux type ("" when nothing): with an
+// effective spcNoRelabeling (the entry's readOnly and spcNoRelabeling both) Velero v1.18.3 sets
+// spc_t in the pod's securityContext, and only there; without, spc_t nowhere (B9, C3).
+func spcProblem(pod *corev1.Pod, want bool) string {
+	places := spcPlaces(pod)
+	switch {
+	case want && !slices.Equal(places, []string{"pod"}):
+		var got *corev1.SELinuxOptions
+		if pod.Spec.SecurityContext != nil {
+			got = pod.Spec.SecurityContext.SELinuxOptions
+		}
+		return fmt.Sprintf("securityContext.seLinuxOptions %+v (spc_t at %v), want pod securityContext.seLinuxOptions.type spc_t only: spcNoRelabeling with readOnly (B9, C3)", got, places)
+	case !want && len(places) > 0:
+		return fmt.Sprintf("seLinuxOptions.type spc_t at %v, want none: spcNoRelabeling takes effect only with readOnly (B9, C3)", places)
+	}
+	return ""
+}

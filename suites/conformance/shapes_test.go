@@ -63,3 +63,38 @@ func TestEntryAnnotationsAndOwnAnnotations(t *testing.T) {
 		t.Errorf("ownAnnotations = %v, want only a=1", got)
 	}
 }
+
+func TestSPCProblem(t *testing.T) {
+	spc := &corev1.SELinuxOptions{Type: spcType}
+	pod := func(podLevel, container *corev1.SELinuxOptions) *corev1.Pod {
+		p := &corev1.Pod{Spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(0)), SELinuxOptions: podLevel},
+			Containers: []corev1.Container{{Name: "mover"}}}}
+		if container != nil {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SELinuxOptions: container}
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want bool
+		err  string
+	}{
+		{"spc_t in the pod's securityContext, as Velero", pod(spc, nil), true, ""},
+		{"none and none wanted", pod(nil, nil), false, ""},
+		{"another type is not spc_t", pod(&corev1.SELinuxOptions{Type: "container_t"}, nil), false, ""},
+		{"wanted, missing", pod(nil, nil), true, "want pod securityContext.seLinuxOptions.type spc_t"},
+		{"wanted, on the container only", pod(nil, spc), true, "spc_t at [container mover]"},
+		{"wanted, on both", pod(spc, spc), true, "spc_t at [container mover pod]"},
+		{"not wanted, on the pod", pod(spc, nil), false, "spc_t at [pod], want none"},
+		{"not wanted, on the container", pod(nil, spc), false, "spc_t at [container mover], want none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := spcProblem(tt.pod, tt.want)
+			if (tt.err == "") != (got == "") || !strings.Contains(got, tt.err) {
+				t.Errorf("spcProblem = %q, want %q", got, tt.err)
+			}
+		})
+	}
+}

@@ -41,6 +41,10 @@ const (
 	specCaseInsensitive = "backupPVC case-insensitive:"
 	specMissingClass    = "backupPVC missing-class:"
 	specBlock           = "backupPVC block:"
+	specReadOnlySource  = "backupPVC read-only-source:"
+	specSPCReadOnly     = "backupPVC spc-read-only:"
+	specSPCReadWrite    = "backupPVC spc-read-write:"
+	specRestoreSize     = "backupPVC restore-size:"
 	specTwoKeys         = "A4 two data keys"
 	specStringBoolean   = "A5 a string for a boolean"
 )
@@ -66,6 +70,8 @@ var Mutants = []Mutant{
 		Focus: specReadOnly, Evidence: "accessModes [ReadOnlyMany ReadWriteOnce]"},
 	{Name: "b4-override-ignored", Item: "B4", Plants: "the storageClass override is applied only with readOnly",
 		Focus: specOverride, Evidence: "storageClassName"},
+	{Name: "b4-read-only-needs-class", Item: "B3 B4", Plants: "readOnly is ignored when the entry names no storageClass (the documentation's sample entry gives ReadWriteOnce)",
+		Focus: specReadOnlySource, Evidence: "accessModes [ReadWriteOnce], want exactly [ReadOnlyMany]"},
 	{Name: "b5-label", Item: "B5", Plants: "a velero.io/data-upload label on the backupPVC",
 		Focus: specOverride, Evidence: "want none"},
 	{Name: "b5-annotations-dropped", Item: "B5", Plants: "the entry's annotations are not put on the backupPVC",
@@ -76,8 +82,14 @@ var Mutants = []Mutant{
 		Focus: specBlock, Evidence: "volumeMode"},
 	{Name: "b6-data-source-original", Item: "B6", Plants: "the backupPVC's dataSource names the original VolumeSnapshot, not the backupVS",
 		Focus: specOverride, Evidence: "dataSource"},
+	{Name: "b7-size-from-source", Item: "B7", Plants: "the backupPVC requests the source PVC's size even when the original VolumeSnapshot's restoreSize differs",
+		Focus: specRestoreSize, Evidence: "requests.storage 1Gi, want 2Gi"},
 	{Name: "b8-backup-vsc-retain", Item: "B8", Plants: "the backupVSC's deletionPolicy is Retain: it outlives the backupVS",
 		Focus: specOverride, Evidence: "backupVSC", Slow: true},
+	{Name: "b9-spc-ignored", Item: "B9 C3", Plants: "spcNoRelabeling is ignored even with readOnly: no spc_t",
+		Focus: specSPCReadOnly, Evidence: "want pod securityContext.seLinuxOptions.type spc_t"},
+	{Name: "b9-spc-without-read-only", Item: "B9 C3", Plants: "spcNoRelabeling takes effect without readOnly: spc_t on a read-write backupPod",
+		Focus: specSPCReadWrite, Evidence: "spc_t at [pod], want none"},
 	{Name: "c1-restart-always", Item: "C1", Plants: "the backupPod's restartPolicy is Always",
 		Focus: specOverride, Evidence: "restartPolicy Always, want Never"},
 	{Name: "c1-grace-period", Item: "C1", Plants: "the backupPod has a 30 s termination grace period",
