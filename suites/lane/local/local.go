@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -483,4 +484,74 @@ func processesUnder(dir string) []string {
 		out = append(out, fmt.Sprintf("%d %s", pid, proc.Cmdline(pid)))
 	}
 	return out
+}
+
+// Components names the lane's supervised host processes (snapshot-controller, csi-driver,
+// csi-provisioner, csi-snapshotter, and the same per extra driver), in start order: what
+// KillRestart can crash. The control plane is kwokctl's, not ours to kill.
+func (l *Lane) Components() []string {
+	names := make([]string, 0, len(l.st.Processes))
+	for _, p := range l.st.Processes {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// KillRestart crashes the component name with SIGKILL (no shutdown: what it had in flight is
+// lost, as in a node failure) and starts it again with the same command line, as a supervisor
+// (a kubelet restarting a container) would; it returns once the new process has lived through its
+// first second (a driver: once it serves its socket again). The lane's state file follows, so
+// Down stops the new process.
+func (l *Lane) KillRestart(ctx context.Context, name string) error {
+	i := slices.IndexFunc(l.st.Processes, func(p *proc.Process) bool { return p.Name == name })
+	if i < 0 {
+		return fmt.Errorf("local lane: no component %q (have %v)", name, l.Components())
+	}
+	old := l.st.Processes[i]
+	if err := old.Kill(); err != nil {
+		return fmt.Errorf("local lane: %w", err)
+	}
+	// A driver's socket outlives a SIGKILL: remove it, so that waiting for it waits for the new
+	// process's (the emulator removes a stale one itself, but only once it runs).
+	var sock string
+	if strings.HasPrefix(name, "csi-driver") {
+		for _, d := range append([]string{l.opts.Profile.Driver}, l.opts.Profile.Local.ExtraDrivers...) {
+			if s := socketPath(l.work, d); slices.ContainsFunc(old.Args, func(a string) bool { return strings.Contains(a, s) }) {
+				sock = s
+			}
+		}
+		if sock != "" {
+			if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("local lane: %w", err)
+			}
+		}
+	}
+	p, err := old.Restart(nil)
+	if err != nil {
+		return fmt.Errorf("local lane: %w", err)
+	}
+	l.st.Processes[i] = p
+	if err := l.st.write(filepath.Join(l.work, "state.json")); err != nil {
+		return fmt.Errorf("local lane: %w", err)
+	}
+	if sock != "" {
+		if err := waitSocket(sock, p, 20*time.Second); err != nil {
+			return l.died(name, err)
+		}
+	}
+	// A component with a bad flag dies within its first second (as at Up): watch it that long,
+	// failing as soon as it exits.
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Second, true, func(context.Context) (bool, error) {
+		if !p.Alive() {
+			return false, errors.New("exited after its restart")
+		}
+		return false, nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil && !wait.Interrupted(err) {
+		return l.died(name, err)
+	}
+	return nil
 }
