@@ -56,8 +56,11 @@ type DataUploadRecord struct {
 
 // RoundRecord is everything one round recorded, and what its checks found.
 type RoundRecord struct {
-	Round       int                `json:"round"`
-	Kills       []KillRecord       `json:"kills"`
+	Round int          `json:"round"`
+	Kills []KillRecord `json:"kills"`
+	// Exited are the lane components that exited on their own during the round and were
+	// restarted by the watchdog (a sidecar whose driver was restarted).
+	Exited      []string           `json:"exitedAndRestarted"`
 	Backups     []BackupRecord     `json:"backups"`
 	DataUploads []DataUploadRecord `json:"dataUploads"`
 	// Leftovers are the intermediate objects of the round's exposes still there after the wait

@@ -32,6 +32,8 @@ type Report struct {
 type Summary struct {
 	RoundsRun int            `json:"roundsRun"`
 	Kills     map[string]int `json:"kills"`
+	// Exited counts the components' own exits, each followed by a restart.
+	Exited map[string]int `json:"exitedAndRestarted"`
 	// Right and Wrong count Backups (with their DataUploads) that did and did not reach the
 	// expected outcome.
 	Right int `json:"right"`
@@ -52,13 +54,16 @@ func (r *Report) Failed() bool {
 
 // Summarize counts the records.
 func Summarize(recs []RoundRecord) Summary {
-	s := Summary{RoundsRun: len(recs), Kills: map[string]int{}}
+	s := Summary{RoundsRun: len(recs), Kills: map[string]int{}, Exited: map[string]int{}}
 	var late, rounds []time.Duration
 	for _, r := range recs {
 		for _, k := range r.Kills {
 			if k.Error == "" {
 				s.Kills[k.Component]++
 			}
+		}
+		for _, c := range r.Exited {
+			s.Exited[c]++
 		}
 		s.Right += r.Right
 		s.Wrong += r.Wrong
@@ -104,6 +109,14 @@ func WriteMarkdown(w io.Writer, r *Report) {
 		kills = append(kills, fmt.Sprintf("%s %d", c, s.Kills[c]))
 	}
 	fmt.Fprintf(w, "| kills (SIGKILL, then restart) | %s |\n", strings.Join(kills, ", "))
+	var exited []string
+	for _, c := range slices.Sorted(maps.Keys(s.Exited)) {
+		exited = append(exited, fmt.Sprintf("%s %d", c, s.Exited[c]))
+	}
+	if len(exited) == 0 {
+		exited = []string{"none"}
+	}
+	fmt.Fprintf(w, "| exits on their own, restarted by the watchdog (a sidecar loses its driver's connection) | %s |\n", strings.Join(exited, ", "))
 	fmt.Fprintf(w, "| backups with the expected outcome | %d right, %d wrong |\n", s.Right, s.Wrong)
 	fmt.Fprintf(w, "| prepare timeouts: lateness after acceptedTimestamp + %v | %d measured, p50 %v, max %v |\n",
 		r.PrepareTimeout, s.Timeouts, s.LatenessP50.Round(time.Millisecond), s.LatenessMax.Round(time.Millisecond))

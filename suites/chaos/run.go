@@ -71,6 +71,44 @@ type runner struct {
 	classRO string // the alias source class whose entry is the emulator's backup class, readOnly
 	classNo string // the alias source class whose entry names a class that does not exist
 	window  time.Duration
+
+	// exited are the lane components the watchdog restarted after they exited on their own, since
+	// a round last took them; watchdogErr is a restart that failed.
+	mu          sync.Mutex
+	exited      []string
+	watchdogErr error
+}
+
+// watchdog restarts every lane component that exits on its own until ctx ends, as a kubelet
+// would: the CSI sidecars exit by design when they lose their driver's connection, so each kill
+// of the emulator is followed by its sidecars' exits at their next call.
+func (r *runner) watchdog(ctx context.Context) {
+	_ = wait.PollUntilContextCancel(ctx, watchStep, false, func(context.Context) (bool, error) {
+		names, err := r.l.RestartExited()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.exited = append(r.exited, names...)
+		if err != nil && r.watchdogErr == nil {
+			r.watchdogErr = err
+		}
+		return false, nil
+	})
+}
+
+// watchdogFailed is the watchdog's first failed restart.
+func (r *runner) watchdogFailed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.watchdogErr
+}
+
+// takeExited returns the components restarted since the last call.
+func (r *runner) takeExited() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := r.exited
+	r.exited = nil
+	return names
 }
 
 // Run brings the lane and the system under test up, runs the rounds and takes everything down;
@@ -120,6 +158,13 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		if serr := r.s.Stop(context.Background()); serr != nil {
 			err = errors.Join(err, fmt.Errorf("chaos: %w", serr))
 		}
+	}()
+	wdCtx, stopWatchdog := context.WithCancel(ctx)
+	var wd sync.WaitGroup
+	wd.Go(func() { r.watchdog(wdCtx) })
+	defer func() {
+		stopWatchdog()
+		wd.Wait()
 	}()
 	rep.CheckInterval = r.s.Properties().TimeoutCheckInterval
 	lim := Limits{PrepareTimeout: o.PrepareTimeout, CheckInterval: rep.CheckInterval, Margin: margin}
@@ -221,6 +266,7 @@ func (r *runner) round(ctx context.Context, p RoundPlan) (*RoundRecord, error) {
 			rec.Leftovers = append(rec.Leftovers, "after the round's cleanup: "+l)
 		}
 		rec.Duration = time.Since(start)
+		rec.Exited = r.takeExited()
 	}()
 	for _, b := range plans {
 		if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: b.ns, Labels: labels}}); err != nil {
@@ -266,8 +312,9 @@ func (r *runner) round(ctx context.Context, p RoundPlan) (*RoundRecord, error) {
 			return rec, fmt.Errorf("%s did not come back after its kill: %s", k.Component, k.Error)
 		}
 	}
-	if err := r.l.Healthy(); err != nil {
-		return rec, fmt.Errorf("a lane component died: %w", err)
+	// The watchdog restarts what dies on its own; a restart that failed leaves the lane broken.
+	if err := r.watchdogFailed(); err != nil {
+		return rec, fmt.Errorf("a lane component could not be restarted after it exited: %w", err)
 	}
 	if err := r.s.Running(); err != nil {
 		return rec, fmt.Errorf("the system under test died: %w", err)
