@@ -23,6 +23,15 @@ func goodRound() *RoundRecord {
 		}}
 }
 
+// interrupt makes b0's expose one the system's kill at kill cut short: its DataUpload stayed
+// Accepted and failed at the prepare timeout, the Backup PartiallyFailed.
+func interrupt(r *RoundRecord, kill time.Time) {
+	r.Kills = []KillRecord{{Component: SUTComponent, Time: kill}}
+	r.Backups[0].Phase, r.Backups[0].Errors = PartiallyFailed, 1
+	r.DataUploads[0] = DataUploadRecord{Name: "d0", Backup: "b0", Phase: "Failed", Message: MessagePrepareTimeout,
+		Accepted: accepted, Ended: accepted.Add(10200 * time.Millisecond)}
+}
+
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -49,6 +58,25 @@ func TestCheck(t *testing.T) {
 		// A restart that forgot acceptedTimestamp would start counting again: 10 s late.
 		{name: "the timeout fired a restart late (D7)", change: func(r *RoundRecord) { r.DataUploads[2].Ended = accepted.Add(20 * time.Second) }, right: 2,
 			wantProblem: "DataUpload d2 failed 10s after acceptedTimestamp + 10s"},
+		// Velero does not resume an expose a crash cut short: the DataUpload fails at the timeout.
+		{name: "an expose cut short by the system's kill", change: func(r *RoundRecord) {
+			interrupt(r, accepted.Add(500*time.Millisecond))
+		}, right: 3},
+		{name: "a kill before the acceptance does not excuse a timeout", change: func(r *RoundRecord) {
+			interrupt(r, accepted.Add(-2*time.Second))
+		}, right: 2, wantProblem: "Backup b0 ended PartiallyFailed with 1 errors, want Completed"},
+		{name: "a kill after the expose does not excuse a timeout", change: func(r *RoundRecord) {
+			interrupt(r, accepted.Add(3*time.Second))
+			r.DataUploads[0].Prepared = accepted.Add(2 * time.Second)
+		}, right: 2, wantProblem: "want Completed"},
+		{name: "an interrupted expose must still fail on time", change: func(r *RoundRecord) {
+			interrupt(r, accepted.Add(500*time.Millisecond))
+			r.DataUploads[0].Ended = accepted.Add(25 * time.Second)
+		}, right: 2, wantProblem: "want Completed"},
+		{name: "a lane component's kill does not excuse a timeout", change: func(r *RoundRecord) {
+			interrupt(r, accepted.Add(500*time.Millisecond))
+			r.Kills[0].Component = "csi-driver"
+		}, right: 2, wantProblem: "want Completed"},
 		{name: "a leftover", change: func(r *RoundRecord) { r.Leftovers = []string{"PersistentVolumeClaim v/d2"} }, right: 3,
 			wantProblem: "left behind: PersistentVolumeClaim v/d2"},
 	}
@@ -67,6 +95,11 @@ func TestCheck(t *testing.T) {
 		})
 	}
 	r := goodRound()
+	interrupt(r, accepted.Add(time.Second))
+	if Check(r, lim); r.Interrupted != 1 || len(r.Lateness) != 2 {
+		t.Errorf("an interrupted expose: Interrupted %d, lateness %v; want 1 and two timeouts measured", r.Interrupted, r.Lateness)
+	}
+	r = goodRound()
 	Check(r, lim)
 	if len(r.Lateness) != 1 || r.Lateness[0] != 300*time.Millisecond {
 		t.Errorf("lateness %v, want [300ms]", r.Lateness)
@@ -96,8 +129,12 @@ func TestLeftovers(t *testing.T) {
 		{Kind: "Namespace", Name: "r01-0"},
 		{Kind: "Namespace", Name: ns},
 		{Kind: "PersistentVolume", Name: "pv-other", Ref: "elsewhere/data"},
+		// An earlier round's leak is not this round's.
+		{Kind: "VolumeSnapshot", Namespace: ns, Name: "du-0"},
+		{Kind: "VolumeSnapshotContent", Name: "vsc-0", Ref: ns + "/du-0"},
+		{Kind: "Secret", Namespace: ns, Name: "copied-0", Labels: map[string]string{CopyLabel: "uid-0"}},
 	}
-	got := strings.Join(ExposeLeftovers(objs, ns), "\n")
+	got := strings.Join(ExposeLeftovers(objs, ns, []string{"du-1", "du-2"}, []string{"uid", "uid-2"}), "\n")
 	want := strings.Join([]string{
 		"ConfigMap chaos-velero-x/copied",
 		"PersistentVolume pv-1 (of chaos-velero-x/du-1)",
@@ -121,7 +158,7 @@ func TestLeftovers(t *testing.T) {
 	if got != want {
 		t.Errorf("RoundLeftovers:\n%s\nwant:\n%s", got, want)
 	}
-	if left := ExposeLeftovers(objs[:1], ns); len(left) != 0 {
+	if left := ExposeLeftovers(objs[:1], ns, []string{"node-agent-config"}, nil); len(left) != 0 {
 		t.Errorf("the node-agent ConfigMap counted as a leftover: %v", left)
 	}
 }

@@ -38,6 +38,9 @@ type Summary struct {
 	// expected outcome.
 	Right int `json:"right"`
 	Wrong int `json:"wrong"`
+	// Interrupted are the right ones whose expose a kill of the system cut short: they ended at
+	// the prepare timeout instead of Completed (see Check).
+	Interrupted int `json:"interruptedExposes"`
 	// Lateness of the timed-out DataUploads' failures after acceptedTimestamp + timeout.
 	Timeouts    int           `json:"timeouts"`
 	LatenessMax time.Duration `json:"latenessMax"`
@@ -66,6 +69,7 @@ func Summarize(recs []RoundRecord) Summary {
 			s.Exited[c]++
 		}
 		s.Right += r.Right
+		s.Interrupted += r.Interrupted
 		s.Wrong += r.Wrong
 		s.Leaks += len(r.Leftovers)
 		late = append(late, r.Lateness...)
@@ -118,6 +122,7 @@ func WriteMarkdown(w io.Writer, r *Report) {
 	}
 	fmt.Fprintf(w, "| exits on their own, restarted by the watchdog (a sidecar loses its driver's connection) | %s |\n", strings.Join(exited, ", "))
 	fmt.Fprintf(w, "| backups with the expected outcome | %d right, %d wrong |\n", s.Right, s.Wrong)
+	fmt.Fprintf(w, "| of the right ones: exposes cut short by the system's kill, failed at the prepare timeout as Velero does (D7) | %d |\n", s.Interrupted)
 	fmt.Fprintf(w, "| prepare timeouts: lateness after acceptedTimestamp + %v | %d measured, p50 %v, max %v |\n",
 		r.PrepareTimeout, s.Timeouts, s.LatenessP50.Round(time.Millisecond), s.LatenessMax.Round(time.Millisecond))
 	fmt.Fprintf(w, "| leaks (objects left) | %d |\n", s.Leaks)

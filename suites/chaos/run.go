@@ -321,13 +321,17 @@ func (r *runner) round(ctx context.Context, p RoundPlan) (*RoundRecord, error) {
 	}
 	// The exposes' cleanup (D6) may run a little after the DataUpload's end: wait for it, as
 	// flow.go's expectNothingLeft does, with its deadline.
+	var names, uids []string
+	for _, du := range rec.DataUploads {
+		names, uids = append(names, du.Name), append(uids, du.UID)
+	}
 	var left []string
 	_ = wait.PollUntilContextTimeout(ctx, watchStep, 90*time.Second, true, func(ctx context.Context) (bool, error) {
 		objs, err := r.collect(ctx)
 		if err != nil {
 			return false, nil
 		}
-		left = ExposeLeftovers(objs, r.ns)
+		left = ExposeLeftovers(objs, r.ns, names, uids)
 		return len(left) == 0, nil
 	})
 	rec.Leftovers = append(rec.Leftovers, left...)
@@ -345,8 +349,8 @@ func (r *runner) kill(ctx context.Context, t0 time.Time, plan []Kill) []KillReco
 			case <-time.After(d):
 			}
 		}
-		kr := KillRecord{Component: k.Component, Planned: k.At, At: time.Since(t0)}
 		begin := time.Now()
+		kr := KillRecord{Component: k.Component, Planned: k.At, At: begin.Sub(t0), Time: begin}
 		var err error
 		if k.Component == SUTComponent {
 			if err = r.killer.Kill(ctx); err == nil {
@@ -386,7 +390,7 @@ func (r *runner) watch(ctx context.Context, rec *RoundRecord, timeout time.Durat
 			}
 			d := dus[du.Name]
 			if d == nil {
-				d = &DataUploadRecord{Name: du.Name, Backup: b}
+				d = &DataUploadRecord{Name: du.Name, UID: string(du.UID), Backup: b}
 				dus[du.Name] = d
 			}
 			phase := string(du.Status.Phase)
@@ -396,6 +400,11 @@ func (r *runner) watch(ctx context.Context, rec *RoundRecord, timeout time.Durat
 			}
 			if du.Status.AcceptedTimestamp != nil {
 				d.Accepted = du.Status.AcceptedTimestamp.Time
+			}
+			// Completed implies Prepared: a DataUpload can pass through Prepared between two looks.
+			if d.Prepared.IsZero() && (phase == string(velerov2alpha1.DataUploadPhasePrepared) || phase == string(velerov2alpha1.DataUploadPhaseInProgress) ||
+				phase == string(velerov2alpha1.DataUploadPhaseCompleted)) {
+				d.Prepared = now
 			}
 			if slices.Contains(terminalDU, phase) && d.Ended.IsZero() {
 				d.Ended = now
