@@ -369,8 +369,8 @@ func (r *runner) kill(ctx context.Context, t0 time.Time, plan []Kill) []KillReco
 	return out
 }
 
-// watch records the round's Backups and DataUploads every watchStep until every Backup has ended
-// or timeout passes (the records then show what had not ended).
+// watch records the round's Backups and DataUploads every watchStep until every Backup and each
+// of their DataUploads has ended or timeout passes (the records then show what had not ended).
 func (r *runner) watch(ctx context.Context, rec *RoundRecord, timeout time.Duration) error {
 	ours := map[string]int{}
 	for i, b := range rec.Backups {
@@ -420,6 +420,13 @@ func (r *runner) watch(ctx context.Context, rec *RoundRecord, timeout time.Durat
 			switch b.Status.Phase {
 			case velerov1.BackupPhaseCompleted, velerov1.BackupPhasePartiallyFailed, velerov1.BackupPhaseFailed, velerov1.BackupPhaseFailedValidation:
 				ended++
+			}
+		}
+		// The DataUploads too: a Backup can end between this look at the DataUploads and the one
+		// at it, and the record must hold their ends.
+		for _, d := range dus {
+			if !slices.Contains(terminalDU, d.Phase) {
+				return false, nil
 			}
 		}
 		return ended == len(rec.Backups), nil
