@@ -99,3 +99,28 @@ func StopAll(ps []*Process, grace time.Duration) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Kill ends the process group at once with SIGKILL, as a crash or an OOM kill would, with no
+// chance to clean up (make chaos measures what such a death leaves). It waits until the process
+// is gone.
+func (p *Process) Kill() error {
+	if !p.Alive() {
+		return nil
+	}
+	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+	gone := func(context.Context) (bool, error) { return !p.Alive(), nil }
+	if wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 5*time.Second, true, gone) != nil {
+		return fmt.Errorf("%s (pid %d) survived SIGKILL", p.Name, p.PID)
+	}
+	return nil
+}
+
+// Restart starts the process again with the same name, arguments and log file (appended to),
+// for a supervisor that brings a killed component back; env is what Start was given (a Process
+// does not record it: it may hold credentials' paths the state file need not carry).
+func (p *Process) Restart(env []string) (*Process, error) {
+	if p.Alive() {
+		return nil, fmt.Errorf("%s (pid %d): restart while it still runs", p.Name, p.PID)
+	}
+	return Start(p.Name, filepath.Dir(p.Log), p.Args, env)
+}

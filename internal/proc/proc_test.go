@@ -30,3 +30,28 @@ func TestStop(t *testing.T) {
 		})
 	}
 }
+
+func TestKillRestart(t *testing.T) {
+	p, err := Start("kill-test", t.TempDir(), []string{"sh", "-c", "trap '' TERM; sleep 60 & wait"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(time.Second) })
+	if _, err := p.Restart(nil); err == nil {
+		t.Error("Restart of a running process did not fail")
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Alive() {
+		t.Fatal("alive after Kill")
+	}
+	q, err := p.Restart(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Stop(time.Second) })
+	if !q.Alive() || q.PID == p.PID || q.Log != p.Log {
+		t.Errorf("restarted %+v from %+v: want a new live process with the same log", q, p)
+	}
+}

@@ -147,3 +147,45 @@ func (r *Reference) Stop(context.Context) error {
 	}
 	return errors.Join(err, os.RemoveAll(r.cfg.WorkDir))
 }
+
+// Killer is a system under test that make chaos can crash and bring back: Kill ends it with
+// SIGKILL (no shutdown, no cleanup, as an OOM kill or a node failure would), Restart starts it
+// again as Start did, against the same cluster and configuration. Optional: a system that is not
+// a Killer is not measured by make chaos.
+type Killer interface {
+	Kill(ctx context.Context) error
+	Restart(ctx context.Context) error
+}
+
+var _ Killer = (*Reference)(nil)
+
+// Kill ends the reference's process group with SIGKILL and waits until it is gone.
+func (r *Reference) Kill(context.Context) error {
+	if r.p == nil {
+		return errors.New("sut reference: kill before start")
+	}
+	if err := r.p.Kill(); err != nil {
+		return fmt.Errorf("sut reference: %w", err)
+	}
+	return nil
+}
+
+// Restart runs the reference again with the same command line (the binary Start built) and fails,
+// like Start, if it exits within its first second.
+func (r *Reference) Restart(ctx context.Context) error {
+	if r.p == nil {
+		return errors.New("sut reference: restart before start")
+	}
+	p, err := r.p.Restart(nil)
+	if err != nil {
+		return fmt.Errorf("sut reference: %w", err)
+	}
+	r.p = p
+	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
+		return fmt.Errorf("sut reference: %w", err)
+	}
+	if err := stillRunningAfter(ctx, time.Second, p); err != nil {
+		return fmt.Errorf("sut reference: restart: %w", err)
+	}
+	return nil
+}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -42,6 +44,9 @@ type Options struct {
 
 // Lane is a running local lane.
 type Lane struct {
+	// mu guards st.Processes against KillRestart and RestartExited running at once (make chaos's
+	// kills and its watchdog): one process must not be started twice.
+	mu       sync.Mutex
 	opts     Options
 	work     string
 	logDir   string
@@ -396,6 +401,8 @@ func (l *Lane) LogDir() string { return l.logDir }
 
 // Healthy reports the supervised components that have died.
 func (l *Lane) Healthy() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var errs []error
 	for _, p := range l.st.Processes {
 		if !p.Alive() {
@@ -483,4 +490,112 @@ func processesUnder(dir string) []string {
 		out = append(out, fmt.Sprintf("%d %s", pid, proc.Cmdline(pid)))
 	}
 	return out
+}
+
+// Components names the lane's supervised host processes (snapshot-controller, csi-driver,
+// csi-provisioner, csi-snapshotter, and the same per extra driver), in start order: what
+// KillRestart can crash. The control plane is kwokctl's, not ours to kill.
+func (l *Lane) Components() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	names := make([]string, 0, len(l.st.Processes))
+	for _, p := range l.st.Processes {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// KillRestart crashes the component name with SIGKILL (no shutdown: what it had in flight is
+// lost, as in a node failure) and starts it again with the same command line, as a supervisor
+// (a kubelet restarting a container) would; it returns once the new process has lived through its
+// first second (a driver: once it serves its socket again). The lane's state file follows, so
+// Down stops the new process.
+func (l *Lane) KillRestart(ctx context.Context, name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.IndexFunc(l.st.Processes, func(p *proc.Process) bool { return p.Name == name })
+	if i < 0 {
+		return fmt.Errorf("local lane: no component %q to kill", name)
+	}
+	old := l.st.Processes[i]
+	if err := old.Kill(); err != nil {
+		return fmt.Errorf("local lane: %w", err)
+	}
+	p, err := l.restart(i)
+	if err != nil {
+		return err
+	}
+	// A component with a bad flag dies within its first second (as at Up): watch it that long,
+	// failing as soon as it exits.
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Second, true, func(context.Context) (bool, error) {
+		if !p.Alive() {
+			return false, errors.New("exited after its restart")
+		}
+		return false, nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil && !wait.Interrupted(err) {
+		return l.died(name, err)
+	}
+	return nil
+}
+
+// restart starts the dead process i again with its command line and records it; a driver is
+// restarted once it serves its socket again. The caller holds mu.
+func (l *Lane) restart(i int) (*proc.Process, error) {
+	old := l.st.Processes[i]
+	name := old.Name
+	// A driver's socket outlives a SIGKILL: remove it, so that waiting for it waits for the new
+	// process's (the emulator removes a stale one itself, but only once it runs).
+	var sock string
+	if strings.HasPrefix(name, "csi-driver") {
+		for _, d := range append([]string{l.opts.Profile.Driver}, l.opts.Profile.Local.ExtraDrivers...) {
+			if s := socketPath(l.work, d); slices.ContainsFunc(old.Args, func(a string) bool { return strings.Contains(a, s) }) {
+				sock = s
+			}
+		}
+		if sock != "" {
+			if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+				return nil, fmt.Errorf("local lane: %w", err)
+			}
+		}
+	}
+	p, err := old.Restart(nil)
+	if err != nil {
+		return nil, fmt.Errorf("local lane: %w", err)
+	}
+	l.st.Processes[i] = p
+	if err := l.st.write(filepath.Join(l.work, "state.json")); err != nil {
+		return nil, fmt.Errorf("local lane: %w", err)
+	}
+	if sock != "" {
+		if err := waitSocket(sock, p, 20*time.Second); err != nil {
+			return nil, l.died(name, err)
+		}
+	}
+	return p, nil
+}
+
+// RestartExited starts again every supervised component that has exited on its own, as a kubelet
+// restarts a container: a CSI sidecar exits when it loses its driver's connection (csi-lib-utils'
+// ExitOnConnectionLoss), so after a driver's restart its sidecars die at their next call and
+// must come back. It returns the names it restarted.
+func (l *Lane) RestartExited() ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var names []string
+	var errs []error
+	for i, p := range l.st.Processes {
+		if p.Alive() {
+			continue
+		}
+		if _, err := l.restart(i); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		names = append(names, p.Name)
+	}
+	return names, errors.Join(errs...)
 }

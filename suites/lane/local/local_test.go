@@ -134,6 +134,31 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 	if err := lanes[1].Healthy(); err != nil {
 		t.Errorf("second lane unhealthy: %v", err)
 	}
+
+	// make chaos's seam: each component killed and restarted comes back (a new process, in the
+	// state file Down reads), and the lane provisions again; the emulator keeps its volumes.
+	for _, name := range []string{"csi-driver", "csi-provisioner", "csi-snapshotter", "snapshot-controller"} {
+		before := l.st.Processes[slices.IndexFunc(l.st.Processes, func(p *proc.Process) bool { return p.Name == name })].PID
+		if err := l.KillRestart(ctx, name); err != nil {
+			t.Fatalf("KillRestart %s: %v", name, err)
+		}
+		st, err := readState(filepath.Join(workDir(l.Name()), "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(st.Processes, func(p *proc.Process) bool { return p.Name == name })
+		if i < 0 || st.Processes[i].PID == before || !st.Processes[i].Alive() {
+			t.Errorf("%s after KillRestart: state %+v, the killed PID was %d", name, st.Processes, before)
+		}
+	}
+	if err := l.KillRestart(ctx, "kube-apiserver"); err == nil {
+		t.Error("KillRestart of a component the lane does not supervise did not fail")
+	}
+	mustCreate(t, c, pvc("after-restarts", "emu-source", corev1.ReadWriteOnce, nil))
+	waitBound(t, c, l, "after-restarts")
+	if err := l.Healthy(); err != nil {
+		t.Errorf("lane unhealthy after the restarts: %v", err)
+	}
 }
 
 func TestIntegrationLocalLaneComponentDiesAtStart(t *testing.T) {
