@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -268,21 +269,32 @@ func (r *DataUploadReconciler) progress(ctx context.Context, du *velerov2alpha1.
 		return reconcile.Result{}, err
 	case pod.Status.Phase == corev1.PodSucceeded:
 		res := dataMoverResult(exposer.TerminationMessage(pod), log)
-		du.Status.Phase = velerov2alpha1.DataUploadPhaseCompleted
-		du.Status.Path = res.Source.ByPath
-		du.Status.SnapshotID = res.SnapshotID
-		du.Status.Progress = shared.DataMoveOperationProgress{TotalBytes: res.TotalBytes, BytesDone: res.TotalBytes}
-		du.Status.IncrementalBytes = res.IncrementalBytes
-		if res.EmptySnapshot {
-			du.Status.Message = "volume was empty so no data was upload"
-		}
-		du.Status.CompletionTimestamp = r.now()
-		delete(du.Labels, ExposeOnGoingLabel)
-		if err := r.update(ctx, du); err != nil {
+		// Clean up first, then Completed, as Velero's OnDataUploadCompleted does: a crash between
+		// the two then leaves an InProgress DataUpload whose objects are gone (failed after a
+		// restart), never a Completed one whose backupPVC and snapshots nothing will remove
+		// (make chaos found that window). The pod is gone after CleanUp, so the update retries
+		// on a conflict instead of reconciling again.
+		r.cleanUp(ctx, du)
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := r.Reader.Get(ctx, ctrl.ObjectKeyFromObject(du), du); err != nil {
+				return err
+			}
+			du.Status.Phase = velerov2alpha1.DataUploadPhaseCompleted
+			du.Status.Path = res.Source.ByPath
+			du.Status.SnapshotID = res.SnapshotID
+			du.Status.Progress = shared.DataMoveOperationProgress{TotalBytes: res.TotalBytes, BytesDone: res.TotalBytes}
+			du.Status.IncrementalBytes = res.IncrementalBytes
+			if res.EmptySnapshot {
+				du.Status.Message = "volume was empty so no data was upload"
+			}
+			du.Status.CompletionTimestamp = r.now()
+			delete(du.Labels, ExposeOnGoingLabel)
+			return r.update(ctx, du)
+		})
+		if err != nil {
 			return reconcile.Result{}, err
 		}
 		log.Info("Data upload completed")
-		r.cleanUp(ctx, du)
 		return reconcile.Result{}, nil
 	case pod.Status.Phase == corev1.PodFailed:
 		return r.fail(ctx, du, fmt.Errorf("backup pod %s/%s failed: %s", pod.Namespace, pod.Name, exposer.TerminationMessage(pod)), "data path backup failed", log)
