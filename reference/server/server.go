@@ -45,13 +45,19 @@ type Options struct {
 	RequestStatsFile string
 }
 
+// DefaultImage is the backupPod image Velero v1.18.3's exposer takes from its node-agent
+// DaemonSet, the version the reference models. The binary carries it as a literal (it reads no pin
+// file at run time); TestDefaultImageIsThePinnedVelero keeps it equal to VELERO_VERSION in
+// hack/versions.env.
+const DefaultImage = "velero/velero:v1.18.3"
+
 // DefaultOptions are Velero's defaults where Velero has them.
 func DefaultOptions() Options {
 	return Options{
 		Namespace:            "velero",
 		PrepareTimeout:       30 * time.Minute,
 		PrepareCheckInterval: time.Second,
-		Image:                "velero/velero:v1.18.3",
+		Image:                DefaultImage,
 		Workers:              10,
 		NodeName:             "backuppvc-reference",
 		MetricsAddr:          "0",

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,11 +71,8 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for range names {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Both lanes are taken down whichever of them failed to come up: the cleanup is registered
+	// before any t.Fatal, and runs once both bring-ups have returned.
 	t.Cleanup(func() {
 		for i, l := range lanes {
 			if l == nil {
@@ -86,6 +84,13 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 			assertGone(t, names[i])
 		}
 	})
+	var upErr error
+	for range names {
+		upErr = errors.Join(upErr, <-errs)
+	}
+	if upErr != nil {
+		t.Fatal(upErr)
+	}
 	if lanes[0].Kubeconfig() == lanes[1].Kubeconfig() || lanes[0].RESTConfig().Host == lanes[1].RESTConfig().Host {
 		t.Fatal("two lanes share a cluster")
 	}
