@@ -358,6 +358,8 @@ func (r *BackupReconciler) waitOperations(ctx context.Context, b *velerov1.Backu
 		switch {
 		case du.Status.Phase == velerov2alpha1.DataUploadPhaseCompleted:
 			completed++
+		case du.Status.Phase == velerov2alpha1.DataUploadPhaseCanceled && mutant.Is("e1-canceled-not-counted"):
+			completed++ // negative control: a Canceled DataUpload counted as a success (E1)
 		case finalPhase(du.Status.Phase) && mutant.Is("e1-failure-not-counted"):
 			completed++ // negative control: a failed DataUpload counted as a success (E1)
 		case finalPhase(du.Status.Phase):

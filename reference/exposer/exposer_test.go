@@ -480,6 +480,10 @@ func TestPeekExposedD3(t *testing.T) {
 			Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable"}}}},
 		{name: "D3 running", status: corev1.PodStatus{Phase: corev1.PodRunning}},
 		{name: "D3 failed", status: corev1.PodStatus{Phase: corev1.PodFailed, Message: "evicted"}, want: "Pod is in abnormal state [Failed], message [evicted/]"},
+		// Velero's words, to the trailing slash after each container's message.
+		{name: "D3 failed container", status: corev1.PodStatus{Phase: corev1.PodFailed, Message: "cannot start", ContainerStatuses: []corev1.ContainerStatus{
+			{Name: duUID, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: "start failure"}}}}},
+			want: "Pod is in abnormal state [Failed], message [cannot start/start failure/]"},
 		{name: "D3 unknown", status: corev1.PodStatus{Phase: corev1.PodUnknown}, want: "Pod is in abnormal state [Unknown], message []"},
 		{name: "D3 image pull back-off", status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{
 			{Name: duUID, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}}},

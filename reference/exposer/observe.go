@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // PeekExposed returns an error when the backupPod can never run: phase Failed or Unknown, or an
@@ -29,13 +31,19 @@ func (e *Exposer) PeekExposed(ctx context.Context, owner corev1.ObjectReference)
 
 // Unrecoverable tells whether pod is in a state it cannot leave, with Velero's message.
 func Unrecoverable(pod *corev1.Pod) (bool, string) {
-	if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodUnknown {
-		msg := ""
+	failed := pod.Status.Phase == corev1.PodFailed && !mutant.Is("d3-failed-pod-ignored") // negative control: a Failed backupPod waited for (D3)
+	if failed || pod.Status.Phase == corev1.PodUnknown {
+		// Velero's GetPodTerminateMessage: each container's message followed by a slash.
+		var msg strings.Builder
 		if pod.Status.Message != "" {
-			msg = pod.Status.Message + "/"
+			msg.WriteString(pod.Status.Message + "/")
 		}
-		msg += TerminationMessage(pod)
-		return true, fmt.Sprintf("Pod is in abnormal state [%s], message [%s]", pod.Status.Phase, msg)
+		for _, cs := range pod.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil && t.Message != "" {
+				msg.WriteString(t.Message + "/")
+			}
+		}
+		return true, fmt.Sprintf("Pod is in abnormal state [%s], message [%s]", pod.Status.Phase, msg.String())
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if w := cs.State.Waiting; w != nil && (w.Reason == "ImagePullBackOff" || w.Reason == "ErrImageNeverPull") {

@@ -49,11 +49,13 @@ var Names = []string{
 	"d1-skip-prepared",
 	"d2-no-expose-label",
 	"d3-pending-canceled",
+	"d3-failed-pod-ignored",
 	"d4-timeout-early",
 	"d5-timeout-message",
 	"d5-expose-label-kept",
 	"d6-backup-pvc-left",
 	"e1-failure-not-counted",
+	"e1-canceled-not-counted",
 	"e2-no-completion-timestamp",
 }
 

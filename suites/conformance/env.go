@@ -51,6 +51,9 @@ type Shared struct {
 	LaneLogNamespaces []string `json:"laneLogNamespaces,omitempty"`
 	// RealKubelet: the lane runs pods for real (kind).
 	RealKubelet bool `json:"realKubelet"`
+	// FailsUnrecoverablePods: the lane makes every pod named lane.UnrecoverablePodPrefix... fail
+	// before it runs (lane.PodFailer).
+	FailsUnrecoverablePods bool `json:"failsUnrecoverablePods"`
 	// MoverImage is the lane's image of the harness's data mover ("" if none): the suites' fill
 	// pods run it, and a system under test whose backupPods run the harness's data mover gets it.
 	MoverImage string `json:"moverImage"`
@@ -73,6 +76,9 @@ type Options struct {
 	// InstallCRDs: on an existing cluster, install the Velero and snapshot CRDs it lacks (and
 	// remove exactly those at the end).
 	InstallCRDs bool
+	// UnrecoverablePods: the existing cluster fails every pod named lane.UnrecoverablePodPrefix...
+	// before it runs (existing.WithUnrecoverablePods).
+	UnrecoverablePods bool
 	// SUT names the system under test (sut.Names).
 	SUT string
 	Log logr.Logger
@@ -82,6 +88,9 @@ func (o Options) existingOptions() []existing.Option {
 	opts := []existing.Option{existing.WithBackupPodImage(o.BackupPodImage)}
 	if o.InstallCRDs {
 		opts = append(opts, existing.WithInstallCRDs())
+	}
+	if o.UnrecoverablePods {
+		opts = append(opts, existing.WithUnrecoverablePods())
 	}
 	return opts
 }
@@ -157,6 +166,9 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	}
 	if k, ok := s.Lane.(interface{ RealKubelet() bool }); ok {
 		s.Shared.RealKubelet = k.RealKubelet()
+	}
+	if f, ok := s.Lane.(lane.PodFailer); ok {
+		s.Shared.FailsUnrecoverablePods = f.FailsUnrecoverablePods()
 	}
 	if withImage, ok := s.Lane.(interface{ BackupPodImage() string }); ok {
 		s.Shared.MoverImage = withImage.BackupPodImage()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/moverreport"
+	"github.com/backuppvc-conformance/harness/suites/lane"
 	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
@@ -81,7 +82,7 @@ func (k *Checker) waitFor(ctx context.Context, r *Result, what string, timeout t
 // snapshotMoveData, and checks the backupPVC, the backupPod, the DataUpload's phases and the
 // Backup's outcome against the scenario, then that nothing of the expose is left.
 func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (*Result, error) {
-	r := &Result{Namespace: fmt.Sprintf("bpvc-%s-%s-%d", k.Shared.RunID, sc.Name, i), Backup: fmt.Sprintf("%s-%d-%s", sc.Name, i, k.Shared.RunID)}
+	r := &Result{Namespace: fmt.Sprintf("bpvc-%s-%s-%d", k.Shared.RunID, sc.Name, i), Backup: sc.BackupName(k.Shared.RunID, i)}
 	c := k.c()
 	if err := tr.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Namespace, Labels: managedLabels()}}); err != nil {
 		return r, err
@@ -171,6 +172,8 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 		err = k.expectCompleted(ctx, sc, r)
 	case sc.Outcome == Succeeds:
 		err = k.expectUpToDataPath(ctx, sc, r)
+	case sc.Outcome == Canceled:
+		err = k.expectCanceled(ctx, r)
 	default:
 		err = k.expectPrepareTimeout(ctx, r)
 	}
@@ -518,6 +521,49 @@ func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 	slices.Sort(why)
 	r.Evidence = append(r.Evidence, fmt.Sprintf("DataUpload Accepted then Failed %q after %v; backupPVC warnings: %s",
 		du.Status.Message, failedSeen.Sub(du.Status.AcceptedTimestamp.Time).Round(100*time.Millisecond), strings.Join(why, " | ")))
+	return k.expectBackup(ctx, r, velerov1.BackupPhasePartiallyFailed, 1)
+}
+
+// expectCanceled: the backupPod failed before it ran, so the DataUpload is Canceled at once (not
+// at the prepare timeout) with a message that gives the pod's abnormal state and names it (its
+// name is the DataUpload's), never Prepared, its expose-on-going label gone (D3); the Backup
+// counts the Canceled DataUpload as an operation error (E1).
+func (k *Checker) expectCanceled(ctx context.Context, r *Result) error {
+	c := k.c()
+	timeout := k.Profile.Timeouts.Prepare.Duration
+	du := &velerov2alpha1.DataUpload{}
+	var endSeen time.Time
+	if err := k.waitFor(ctx, r, "the DataUpload to end", timeout+k.Props.TimeoutCheckInterval+time.Minute, func(ctx context.Context) (bool, error) {
+		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) != nil || !finalDU(du) {
+			return false, nil
+		}
+		endSeen = time.Now()
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	if du.Status.Phase != velerov2alpha1.DataUploadPhaseCanceled {
+		return fmt.Errorf("DataUpload %s ended %s %q, want Canceled: its backupPod failed before it ran\n%s", du.Name, du.Status.Phase, du.Status.Message, k.describe(ctx, r))
+	}
+	// Velero cancels from either of two places, each with its own words around the pod's state:
+	// the pod watch ("Cancel dataupload because the exposing pod <ns>/<pod> is in abnormal status
+	// for reason <state>") or the reconciler's peek ("found a du <ns>/<du> with expose error:
+	// <state>. mark it as cancel"). Both name the pod (its name is the DataUpload's).
+	state := fmt.Sprintf("Pod is in abnormal state [Failed], message [%s/%s/]", lane.UnrecoverablePodMessage, lane.UnrecoverableContainerMessage)
+	if !strings.Contains(du.Status.Message, state) || !strings.Contains(du.Status.Message, "/"+du.Name) {
+		return fmt.Errorf("DataUpload %s Canceled with message %q: want the backupPod's name and its state as Velero words it: %q", du.Name, du.Status.Message, state)
+	}
+	if phases := k.Obs.Phases(r.DataUpload); slices.Contains(phases, velerov2alpha1.DataUploadPhasePrepared) || slices.Contains(phases, velerov2alpha1.DataUploadPhaseInProgress) {
+		return fmt.Errorf("DataUpload %s went through %v: its backupPod never ran", du.Name, phases)
+	}
+	if v, ok := du.Labels[ExposeOnGoingLabel]; ok {
+		return fmt.Errorf("DataUpload %s Canceled with the label %s=%s still there", du.Name, ExposeOnGoingLabel, v)
+	}
+	waited := endSeen.Sub(du.Status.AcceptedTimestamp.Time)
+	if waited >= timeout {
+		return fmt.Errorf("DataUpload %s Canceled %v after it was accepted: not before the %v prepare timeout, though its backupPod had failed", du.Name, waited.Round(time.Millisecond), timeout)
+	}
+	r.Evidence = append(r.Evidence, fmt.Sprintf("backupPod %s Failed before it ran; DataUpload Canceled %v after it was accepted: %q", du.Name, waited.Round(100*time.Millisecond), du.Status.Message))
 	return k.expectBackup(ctx, r, velerov1.BackupPhasePartiallyFailed, 1)
 }
 

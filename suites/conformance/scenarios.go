@@ -19,9 +19,12 @@ const (
 	// TimesOut: DataUpload Accepted until the prepare timeout, then Failed "timeout on preparing
 	// data upload"; the Backup PartiallyFailed.
 	TimesOut
+	// Canceled: the backupPod fails before it runs (lane.PodFailer): the DataUpload Canceled
+	// early, naming the pod's abnormal state; the Backup PartiallyFailed.
+	Canceled
 )
 
-func (o Outcome) String() string { return [...]string{"Completed", "prepare timeout"}[o] }
+func (o Outcome) String() string { return [...]string{"Completed", "prepare timeout", "Canceled"}[o] }
 
 // Scenario is one backupPVC configuration and what it must do. Each scenario has its own source
 // storage class (an alias of the profile's source class), because Velero looks the backupPVC
@@ -105,6 +108,9 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"negative", "prepareTimeout", "readOnly"}, Needs: profile.RoleRefusesReadOnly, Doc: "D4 D5 E2: readOnly on a class that cannot make ReadOnlyMany from a snapshot"},
 		{Name: "other-driver", Entry: `{"storageClass": "{{other}}"}`, WantClass: "{{other}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
 			Labels: []string{"negative", "prepareTimeout"}, Needs: profile.RoleOtherDriver, Doc: "D4 D5 E2: a class of another CSI driver, which refuses the snapshot"},
+		// The name makes the backupPod's: lane.UnrecoverablePodPrefix.
+		{Name: "unrecoverable-pod", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Canceled,
+			Labels: []string{"negative", "unrecoverablePod"}, Doc: "D3 E1 D6: a backupPod that fails before it runs: the DataUpload Canceled naming it, before the prepare timeout"},
 		{Name: "block", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome, Block: true,
 			Labels: []string{"block", "capability:block"}, Needs: profile.RoleBackup, Doc: "B6 C2: a Block source: a Block backupPVC attached as a device"},
 		{Name: "write-read-only", Entry: `{"storageClass": "{{backup}}", "readOnly": true}`, WantClass: "{{backup}}", WantMode: corev1.ReadOnlyMany, Outcome: readOnlyOutcome,
@@ -144,6 +150,13 @@ func (c Classes) expand(s string) string {
 
 // SourceClass is the scenario's alias of the profile's source class.
 func (s Scenario) SourceClass(runID string) string { return fmt.Sprintf("bpvc-%s-%s", runID, s.Name) }
+
+// BackupName is the name of the scenario's i-th Backup in a run. Velero names the DataUpload
+// after it and the backupPod after the DataUpload, so the Canceled scenario's starts with
+// lane.UnrecoverablePodPrefix.
+func (s Scenario) BackupName(runID string, i int) string {
+	return fmt.Sprintf("%s-%d-%s", s.Name, i, runID)
+}
 
 // SourceParameters are the parameters of the scenario's source class: the profile's source
 // class's (base), and the profile's restoreSizeParameter when the scenario has a RestoreSize.

@@ -10,7 +10,28 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
+	"github.com/backuppvc-conformance/harness/suites/lane"
 )
+
+// A PodFailer lane fails the backupPods of the Canceled scenario (D3) and of no other: their
+// Backups, whose names start the DataUploads' and so the backupPods', are the only ones with its
+// prefix.
+func TestOnlyTheCanceledScenarioHasUnrecoverablePods(t *testing.T) {
+	p := &profile.Profile{Name: "p", Driver: "d", StorageClasses: []profile.StorageClass{{Name: "src", Role: profile.RoleSource}}}
+	canceled := 0
+	for _, sc := range Scenarios(p) {
+		unrecoverable := strings.HasPrefix(sc.BackupName("r1", 0), lane.UnrecoverablePodPrefix)
+		if unrecoverable != (sc.Outcome == Canceled) {
+			t.Errorf("scenario %s: outcome %s, its backupPod unrecoverable %v", sc.Name, sc.Outcome, unrecoverable)
+		}
+		if sc.Outcome == Canceled {
+			canceled++
+		}
+	}
+	if canceled == 0 {
+		t.Error("no scenario has its backupPod fail (D3)")
+	}
+}
 
 // The ConfigMap one run serves every scenario with, decoded as Velero decodes it (encoding/json,
 // keys case-insensitive): one entry per scenario that has one, under the scenario's own source

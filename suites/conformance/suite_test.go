@@ -20,6 +20,7 @@ import (
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
+	"github.com/backuppvc-conformance/harness/suites/lane"
 	"github.com/backuppvc-conformance/harness/suites/report"
 	"github.com/backuppvc-conformance/harness/suites/sut"
 )
@@ -32,6 +33,7 @@ var (
 	flagArtifacts   = flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts"), "reports, diagnostics and logs")
 	flagKindImages  = flag.String("kind-images", envOr("BACKUPPVC_KIND_IMAGES", "auto"), "kind lane: offline (build the node image here), upstream (kindest/node) or auto")
 	flagInstallCRDs = flag.Bool("install-crds", os.Getenv("INSTALL_CRDS") == "1", "existing lane: install the Velero and snapshot CRDs the cluster lacks, from the pinned modules, and remove exactly those at the end")
+	flagFailsPods   = flag.Bool("lane-fails-unrecoverable-pods", false, "existing lane: the cluster fails every pod named "+lane.UnrecoverablePodPrefix+"... before it runs (a kwok stage like the local lane's), so the unrecoverable-pod spec runs")
 	flagPodImage    = flag.String("backup-pod-image", os.Getenv("BACKUP_POD_IMAGE"), "existing lane: the harness's data mover image on the cluster's nodes (default: the profile's backupPodImage)")
 	flagPrepare     = flag.Duration("prepare-timeout", 0, "the system under test's prepare timeout (default: the profile's timeouts.prepare)")
 	flagSUT         = flag.String("sut", "reference", "the system under test: "+strings.Join(sut.Names, " or "))
@@ -92,7 +94,7 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	log := funcr.New(func(_, args string) { GinkgoWriter.Println("lane:", args) }, funcr.Options{})
 	var err error
 	setup, err = SetUp(ctx, Options{Lane: *flagLane, LaneName: *flagLaneName, Kubeconfig: *flagKubeconfig, Profile: prof,
-		Artifacts: *flagArtifacts, KindImages: *flagKindImages, BackupPodImage: *flagPodImage, InstallCRDs: *flagInstallCRDs, SUT: *flagSUT, Log: log}, scenarios)
+		Artifacts: *flagArtifacts, KindImages: *flagKindImages, BackupPodImage: *flagPodImage, InstallCRDs: *flagInstallCRDs, UnrecoverablePods: *flagFailsPods, SUT: *flagSUT, Log: log}, scenarios)
 	Expect(err).NotTo(HaveOccurred(), "bringing the %s lane up", *flagLane)
 	data, err := json.Marshal(setup.Shared)
 	Expect(err).NotTo(HaveOccurred())

@@ -41,6 +41,7 @@ const (
 	specCaseInsensitive = "backupPVC case-insensitive:"
 	specMissingClass    = "backupPVC missing-class:"
 	specBlock           = "backupPVC block:"
+	specUnrecoverable   = "backupPVC unrecoverable-pod:"
 	specReadOnlySource  = "backupPVC read-only-source:"
 	specSPCReadOnly     = "backupPVC spc-read-only:"
 	specSPCReadWrite    = "backupPVC spc-read-write:"
@@ -108,6 +109,8 @@ var Mutants = []Mutant{
 		Focus: specMissingClass, Evidence: "Accepted without the label velero.io/expose-on-going=true"},
 	{Name: "d3-pending-canceled", Item: "D3", Plants: "a Pending backupPod is taken as unrecoverable: the DataUpload is Canceled",
 		Focus: specOverride, Evidence: "want Accepted, Prepared, InProgress in that order"},
+	{Name: "d3-failed-pod-ignored", Item: "D3", Plants: "a Failed backupPod is waited for: the DataUpload fails at the prepare timeout instead of Canceled at once",
+		Focus: specUnrecoverable, Evidence: "want Canceled: its backupPod failed before it ran", Slow: true},
 	{Name: "d4-timeout-early", Item: "D4", Plants: "the prepare timeout fires at half its length",
 		Focus: specMissingClass, Evidence: "before the", Slow: true},
 	{Name: "d5-timeout-message", Item: "D5", Plants: "the timed-out DataUpload's message is not Velero's",
@@ -118,6 +121,8 @@ var Mutants = []Mutant{
 		Focus: specOverride, Evidence: "left behind after DataUpload", Slow: true},
 	{Name: "e1-failure-not-counted", Item: "E1", Plants: "a Failed DataUpload counts as a success: the Backup Completed",
 		Focus: specMissingClass, Evidence: "want PartiallyFailed with 1", Slow: true},
+	{Name: "e1-canceled-not-counted", Item: "E1", Plants: "a Canceled DataUpload counts as a success: the Backup Completed",
+		Focus: specUnrecoverable, Evidence: "want PartiallyFailed with 1"},
 	{Name: "e2-no-completion-timestamp", Item: "E2", Plants: "the Backup ends with no completionTimestamp",
 		Focus: specOverride, Evidence: "no completionTimestamp"},
 }

@@ -225,7 +225,7 @@ func runOne(ctx context.Context, m Mutant, ginkgo, suite, prof, kubeconfig, dir 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ginkgo, "-v", "--no-color", "--focus="+m.FocusRegexp(), "--timeout="+runTimeout.String(),
 		"--json-report=report.json", "--output-dir="+dir, suite, "--",
-		"-test.run=^TestConformance$", "--lane=existing", "--driver="+prof, "--lane-kubeconfig="+kubeconfig, "--sut=reference", "--artifacts="+dir)
+		"-test.run=^TestConformance$", "--lane=existing", "--driver="+prof, "--lane-kubeconfig="+kubeconfig, "--lane-fails-unrecoverable-pods", "--sut=reference", "--artifacts="+dir)
 	cmd.Dir = filepath.Dir(suite)
 	cmd.Env = append(os.Environ(), sut.MutantEnv+"="+m.Name)
 	cmd.Stdout, cmd.Stderr = log, log

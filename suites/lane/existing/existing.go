@@ -27,11 +27,18 @@ type Lane struct {
 	profile     *profile.Profile
 	podImage    string
 	realKubelet bool
+	failsPods   bool
 	// crds are the CRDs WithInstallCRDs created.
 	crds []client.Object
 }
 
-var _ lane.Lane = (*Lane)(nil)
+var (
+	_ lane.Lane      = (*Lane)(nil)
+	_ lane.PodFailer = (*Lane)(nil)
+)
+
+// FailsUnrecoverablePods: as WithUnrecoverablePods said.
+func (l *Lane) FailsUnrecoverablePods() bool { return l.failsPods }
 
 // Option changes how Connect works with the cluster.
 type Option func(*options)
@@ -39,6 +46,7 @@ type Option func(*options)
 type options struct {
 	backupPodImage string
 	installCRDs    bool
+	failsPods      bool
 }
 
 // WithBackupPodImage says where the nodes find the harness's data mover image ("": the
@@ -48,6 +56,11 @@ func WithBackupPodImage(image string) Option { return func(o *options) { o.backu
 // WithInstallCRDs installs the Velero and snapshot CRDs the cluster lacks, from the pinned
 // modules, and Down removes exactly those (never a CRD the cluster had).
 func WithInstallCRDs() Option { return func(o *options) { o.installCRDs = true } }
+
+// WithUnrecoverablePods says the cluster fails every pod named lane.UnrecoverablePodPrefix...
+// before it runs (a kwok stage as the local lane's; the negative controls' local lane run as an
+// existing one), so the spec of an unrecoverable backupPod can run on it.
+func WithUnrecoverablePods() Option { return func(o *options) { o.failsPods = true } }
 
 // Connect runs the preflight (the cluster answers, serves the snapshot and Velero APIs, runs a
 // snapshot controller, has the profile's classes as the profile says, lets the user do what the
@@ -76,7 +89,7 @@ func Connect(ctx context.Context, kubeconfig string, p *profile.Profile, opts ..
 	if o.backupPodImage == "" {
 		o.backupPodImage = p.BackupPodImage
 	}
-	l := &Lane{kubeconfig: kubeconfig, cfg: cfg, c: c, profile: p, podImage: o.backupPodImage}
+	l := &Lane{kubeconfig: kubeconfig, cfg: cfg, c: c, profile: p, podImage: o.backupPodImage, failsPods: o.failsPods}
 	if o.installCRDs {
 		if l.crds, err = installCRDs(ctx, cfg, c); err != nil {
 			return nil, errors.Join(err, removeCRDs(ctx, c, l.crds))

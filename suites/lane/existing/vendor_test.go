@@ -168,6 +168,14 @@ func (r results) reason(scenario string) string {
 // resourceVersion (and, for CRDs, the UID) it has; namespaces by name.
 func clusterState(ctx context.Context, t *testing.T, c client.Client) map[string]string {
 	t.Helper()
+	state, err := listState(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+func listState(ctx context.Context, c client.Client) (map[string]string, error) {
 	state := map[string]string{}
 	for _, l := range []struct {
 		kind    string
@@ -184,11 +192,11 @@ func clusterState(ctx context.Context, t *testing.T, c client.Client) map[string
 		{"PersistentVolume", &corev1.PersistentVolumeList{}, true},
 	} {
 		if err := c.List(ctx, l.list); err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("listing %ss: %w", l.kind, err)
 		}
 		items, err := meta.ExtractList(l.list)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		for _, it := range items {
 			o := it.(client.Object)
@@ -199,7 +207,7 @@ func clusterState(ctx context.Context, t *testing.T, c client.Client) map[string
 			state[l.kind+" "+o.GetName()] = v
 		}
 	}
-	return state
+	return state, nil
 }
 
 // onRealKubelet is the profile's edit for a cluster with a real kubelet: a prepare timeout
@@ -215,17 +223,84 @@ func onRealKubelet(doc string) string {
 
 func unchanged(doc string) string { return doc }
 
-// expectAsFound waits (namespaces and PVs go asynchronously) until the cluster is as before.
+// expectAsFound waits (namespaces and PVs go asynchronously) until the cluster is as before;
+// if it never is, it says what differs and why each leftover is still there.
 func expectAsFound(ctx context.Context, t *testing.T, c client.Client, before map[string]string) {
 	t.Helper()
-	var diff []string
-	_ = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		diff = stateDiff(before, clusterState(ctx, t, c))
+	diff := []string{"never listed"}
+	var lastErr error
+	start := time.Now()
+	_ = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		// A list cut short by the deadline keeps the last diff: the deadline is not the finding.
+		state, err := listState(ctx, c)
+		if err != nil {
+			lastErr = err
+			return false, nil
+		}
+		diff = stateDiff(before, state)
 		return len(diff) == 0, nil
 	})
-	if len(diff) > 0 {
-		t.Errorf("the cluster is not as the run found it:\n%s", strings.Join(diff, "\n"))
+	if len(diff) == 0 {
+		t.Logf("the cluster was as the run found it after %v", time.Since(start).Round(time.Second))
+		return
 	}
+	msg := fmt.Sprintf("the cluster is not as the run found it after %v:\n%s", time.Since(start).Round(time.Second), strings.Join(diff, "\n"))
+	if lastErr != nil {
+		msg += "\nlast list error: " + lastErr.Error()
+	}
+	t.Error(msg + "\n" + whyLeft(context.Background(), c, diff))
+}
+
+// whyLeft describes what holds each leftover namespace and PV: the namespace's conditions and
+// the PVCs, pods and snapshots still in it, with their finalizers; the PV's phase and claim.
+func whyLeft(ctx context.Context, c client.Client, diff []string) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, d := range diff {
+		kind, name, ok := strings.Cut(strings.TrimPrefix(d, "left: "), " ")
+		if !ok || !strings.HasPrefix(d, "left: ") {
+			continue
+		}
+		switch kind {
+		case "Namespace":
+			var ns corev1.Namespace
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+				fmt.Fprintf(&b, "namespace %s: %v\n", name, err)
+				continue
+			}
+			fmt.Fprintf(&b, "namespace %s: phase %s, deletion %v\n", name, ns.Status.Phase, ns.DeletionTimestamp)
+			for _, cond := range ns.Status.Conditions {
+				if cond.Status == corev1.ConditionTrue {
+					fmt.Fprintf(&b, "  %s: %s\n", cond.Type, cond.Message)
+				}
+			}
+			for _, l := range []client.ObjectList{&corev1.PersistentVolumeClaimList{}, &corev1.PodList{}, &snapshotv1.VolumeSnapshotList{}} {
+				if err := c.List(ctx, l, client.InNamespace(name)); err != nil {
+					fmt.Fprintf(&b, "  %T: %v\n", l, err)
+					continue
+				}
+				items, _ := meta.ExtractList(l)
+				for _, it := range items {
+					o := it.(client.Object)
+					fmt.Fprintf(&b, "  %T %s: finalizers %v, deletion %v\n", o, o.GetName(), o.GetFinalizers(), o.GetDeletionTimestamp())
+				}
+			}
+		case "PersistentVolume":
+			var pv corev1.PersistentVolume
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, &pv); err != nil {
+				fmt.Fprintf(&b, "PV %s: %v\n", name, err)
+				continue
+			}
+			claim := ""
+			if pv.Spec.ClaimRef != nil {
+				claim = pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name
+			}
+			fmt.Fprintf(&b, "PV %s: phase %s (%s), class %s, claim %s, reclaim %s, finalizers %v, deletion %v\n",
+				name, pv.Status.Phase, pv.Status.Message, pv.Spec.StorageClassName, claim, pv.Spec.PersistentVolumeReclaimPolicy, pv.Finalizers, pv.DeletionTimestamp)
+		}
+	}
+	return b.String()
 }
 
 func stateDiff(before, after map[string]string) []string {

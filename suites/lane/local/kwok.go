@@ -10,6 +10,10 @@ import (
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
+// ourStages, in fixtures/kwok: a running backupPod completes its data path; a backupPod named
+// lane.UnrecoverablePodPrefix... fails before it runs.
+var ourStages = []string{"backup-pod-complete.yaml", "backup-pod-unrecoverable.yaml"}
+
 // kwokStages are kwok's own default stages (read from the pinned kwok module, as kwokctl would
 // use them) plus ours from fixtures/kwok: kwokctl replaces its defaults once any stage is given.
 var kwokStages = []string{
@@ -53,11 +57,13 @@ componentsPatches:
   - key: pvclaimbinder-sync-period
     value: 1s
 `, bins["kube-apiserver"], bins["kube-controller-manager"], bins["kube-scheduler"], bins["kubectl"], bins["kwok"], bins["etcd"], bins["etcdctl"])
-	stages := make([]string, 0, len(kwokStages)+1)
+	stages := make([]string, 0, len(kwokStages)+len(ourStages))
 	for _, s := range kwokStages {
 		stages = append(stages, filepath.Join(kwokDir, s))
 	}
-	stages = append(stages, filepath.Join(toolchain.RepoRoot(), "fixtures", "kwok", "backup-pod-complete.yaml"))
+	for _, s := range ourStages {
+		stages = append(stages, filepath.Join(toolchain.RepoRoot(), "fixtures", "kwok", s))
+	}
 	for _, s := range stages {
 		data, err := os.ReadFile(s)
 		if err != nil {

@@ -387,6 +387,11 @@ func (l *Lane) Name() string { return l.opts.Name }
 // Kind is "local".
 func (l *Lane) Kind() string { return "local" }
 
+var _ lane.PodFailer = (*Lane)(nil)
+
+// FailsUnrecoverablePods: kwok's stage fixtures/kwok/backup-pod-unrecoverable.yaml fails them.
+func (l *Lane) FailsUnrecoverablePods() bool { return true }
+
 // Kubeconfig is the cluster's kubeconfig file.
 func (l *Lane) Kubeconfig() string { return l.kubecfg }
 
