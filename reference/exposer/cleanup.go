@@ -82,6 +82,9 @@ func (e *Exposer) deletePVCAndPV(ctx context.Context, k client.ObjectKey, timeou
 
 // deleteCopies deletes the secrets and configmaps copied for owner (spec B10), and only those.
 func (e *Exposer) deleteCopies(ctx context.Context, owner corev1.ObjectReference) {
+	if mutant.Is("b10-copies-kept") { // negative control: the copies are left behind (B10, D6)
+		return
+	}
 	sel := client.MatchingLabels{BackupPVCSecretLabel: string(owner.UID)}
 	in := client.InNamespace(owner.Namespace)
 	for _, obj := range []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}} {

@@ -2,6 +2,7 @@ package exposer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -9,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/reference/mutant"
 )
 
 // copyNamespaced copies the secrets and configmaps the backupPVC's driver needs from the source
@@ -27,9 +30,9 @@ func (e *Exposer) copyNamespaced(ctx context.Context, owner corev1.ObjectReferen
 		}
 		if err := e.createCopy(ctx, dst, func(existing client.Object) bool {
 			s := existing.(*corev1.Secret)
-			return s.Type == src.Type && maps.EqualFunc(s.Data, src.Data, func(a, b []byte) bool { return string(a) == string(b) })
+			return maps.EqualFunc(s.Data, src.Data, func(a, b []byte) bool { return string(a) == string(b) })
 		}, &corev1.Secret{}); err != nil {
-			return fmt.Errorf("copy secret %s from %s to %s: %w", name, sourceNS, owner.Namespace, err)
+			return fmt.Errorf("error copying secret %s from %s to %s: %w", name, sourceNS, owner.Namespace, err)
 		}
 	}
 	for _, name := range configMaps {
@@ -45,14 +48,20 @@ func (e *Exposer) copyNamespaced(ctx context.Context, owner corev1.ObjectReferen
 			c := existing.(*corev1.ConfigMap)
 			return maps.Equal(c.Data, src.Data) && maps.EqualFunc(c.BinaryData, src.BinaryData, func(a, b []byte) bool { return string(a) == string(b) })
 		}, &corev1.ConfigMap{}); err != nil {
-			return fmt.Errorf("copy configmap %s from %s to %s: %w", name, sourceNS, owner.Namespace, err)
+			return fmt.Errorf("error copying configmap %s from %s to %s: %w", name, sourceNS, owner.Namespace, err)
 		}
 	}
 	return nil
 }
 
-// createCopy creates dst; an existing object with the same content is accepted (another backup of
-// the same namespace may share it), a different one is a collision.
+// ErrCopyCollision is Velero's (kube.ErrSecretCollision) for a secret or configmap that is in the
+// Velero namespace already, and not this owner's copy of the same data.
+var ErrCopyCollision = errors.New("secret collision: same name exists with different data")
+
+// createCopy creates dst. An existing object is accepted only when it is this owner's own copy
+// (its label) of the same data (same): an expose run again after a restart. Anything else is a
+// collision, as in Velero, even with the same data: a copy of another owner would be deleted at
+// that owner's cleanup, and an object we did not make must never be.
 func (e *Exposer) createCopy(ctx context.Context, dst client.Object, same func(client.Object) bool, existing client.Object) error {
 	err := e.client.Create(ctx, dst)
 	if !apierrors.IsAlreadyExists(err) {
@@ -61,8 +70,17 @@ func (e *Exposer) createCopy(ctx context.Context, dst client.Object, same func(c
 	if err := e.client.Get(ctx, client.ObjectKeyFromObject(dst), existing); err != nil {
 		return err
 	}
+	if mutant.Is("b10-collision-overwritten") { // negative control: a colliding object is taken over (B10)
+		existing.SetLabels(dst.GetLabels())
+		return e.client.Update(ctx, existing)
+	}
+	for k, v := range dst.GetLabels() {
+		if existing.GetLabels()[k] != v {
+			return ErrCopyCollision
+		}
+	}
 	if !same(existing) {
-		return fmt.Errorf("%s already exists in %s with different content", dst.GetName(), dst.GetNamespace())
+		return ErrCopyCollision
 	}
 	return nil
 }

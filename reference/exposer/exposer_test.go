@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -384,19 +385,38 @@ func TestExposeB10CopiesSecretsAndConfigMaps(t *testing.T) {
 		e.CleanUp(context.Background(), owner, "velero-data-xyz", appNS)
 		assertNothingOfOwner(t, c)
 	})
-	t.Run("B10 a different object of the same name is a collision", func(t *testing.T) {
-		other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "kms"}, Data: map[string][]byte{"k": []byte("other")}}
-		c := newCluster(t, append(fixture("1Gi"), secret, cmap, other)...)
-		err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry }))
-		if err == nil || !strings.Contains(err.Error(), "already exists in velero with different content") {
-			t.Fatalf("error = %v, want a collision", err)
+	// As Velero's kube.CopySecret: only this owner's own copy of the same data is reused.
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		data   string
+	}{
+		{name: "B10 other data of the same name is a collision", data: "other"},
+		{name: "B10 the same data not labelled as this owner's copy is a collision", data: "v"},
+		{name: "B10 another owner's copy of the same data is a collision", data: "v", labels: map[string]string{BackupPVCSecretLabel: "someone-else"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "kms", Labels: tc.labels}, Data: map[string][]byte{"k": []byte(tc.data)}}
+			c := newCluster(t, append(fixture("1Gi"), secret, cmap, other)...)
+			err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry }))
+			want := "error copying secret kms from app to velero: secret collision: same name exists with different data"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error = %v, want %q", err, want)
+			}
+			kept := &corev1.Secret{}
+			mustGet(t, c, client.ObjectKey{Namespace: veleroNS, Name: "kms"}, kept)
+			if string(kept.Data["k"]) != tc.data || !maps.Equal(kept.Labels, tc.labels) {
+				t.Errorf("B10 the colliding secret was changed: %+v", kept)
+			}
+			assertNothingOfOwner(t, c)
+		})
+	}
+	t.Run("B10 this owner's own copy of the same data is reused", func(t *testing.T) {
+		own := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "kms", Labels: map[string]string{BackupPVCSecretLabel: duUID}}, Data: secret.Data}
+		c := newCluster(t, append(fixture("1Gi"), secret, cmap, own)...)
+		if err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry })); err != nil {
+			t.Fatal(err)
 		}
-		kept := &corev1.Secret{}
-		mustGet(t, c, client.ObjectKey{Namespace: veleroNS, Name: "kms"}, kept)
-		if string(kept.Data["k"]) != "other" {
-			t.Error("B10 the colliding secret was changed")
-		}
-		assertNothingOfOwner(t, c)
 	})
 }
 

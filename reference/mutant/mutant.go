@@ -40,6 +40,8 @@ var Names = []string{
 	"b8-backup-vsc-retain",
 	"b9-spc-ignored",
 	"b9-spc-without-read-only",
+	"b10-copies-kept",
+	"b10-collision-overwritten",
 	"c1-restart-always",
 	"c1-grace-period",
 	"c2-volume-writable",

@@ -108,6 +108,10 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 			return r, err
 		}
 	}
+	copies, err := k.makeCopySources(ctx, tr, sc, r)
+	if err != nil {
+		return r, err
+	}
 	// B7: the original VolumeSnapshot's restoreSize, watched from before the Backup exists.
 	var snapshots *SnapshotWatch
 	if sc.RestoreSize != "" {
@@ -149,6 +153,12 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	if du.Status.Phase == velerov2alpha1.DataUploadPhaseAccepted && du.Labels[ExposeOnGoingLabel] != "true" {
 		return r, fmt.Errorf("DataUpload %s is Accepted without the label %s=true (labels %v)", du.Name, ExposeOnGoingLabel, du.Labels)
 	}
+	if sc.Outcome == ExposeFails {
+		if err := k.expectExposeCollision(ctx, r, copies); err != nil {
+			return r, err
+		}
+		return r, k.expectNothingLeft(ctx, r)
+	}
 	if err := k.checkBackupPVC(ctx, sc, r, mode); err != nil {
 		return r, err
 	}
@@ -166,7 +176,6 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 			return r, err
 		}
 	}
-	var err error
 	switch {
 	case sc.Outcome == Succeeds && k.Props.DataPath:
 		err = k.expectCompleted(ctx, sc, r)
@@ -179,6 +188,11 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	}
 	if err != nil {
 		return r, err
+	}
+	if copies != nil {
+		if err := k.expectCopied(ctx, r, copies); err != nil {
+			return r, err
+		}
 	}
 	return r, k.expectNothingLeft(ctx, r)
 }

@@ -20,14 +20,16 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// Observer records every backupPVC, backupPod, backup PV, warning event and DataUpload phase of
-// the Velero namespace as they happen. A fast system cleans them up within a second of a DataUpload
+// Observer records every backupPVC, backupPod, backup PV, copied secret and configmap, warning
+// event and DataUpload phase of the Velero namespace as they happen. A fast system cleans them up within a second of a DataUpload
 // completing, so the specs judge what was recorded, not what is still there when they look.
 type Observer struct {
 	mu       sync.Mutex
 	pvcs     map[string]*corev1.PersistentVolumeClaim // latest state seen, kept after deletion
 	pods     map[string]*corev1.Pod
-	pvs      map[string]*corev1.PersistentVolume         // by the name of the claim it was bound to
+	pvs      map[string]*corev1.PersistentVolume // by the name of the claim it was bound to
+	secrets  map[string]*corev1.Secret
+	cms      map[string]*corev1.ConfigMap
 	warnings map[string]map[string]bool                  // involved object name -> "reason: message"
 	phases   map[string][]velerov2alpha1.DataUploadPhase // DataUpload name -> each phase seen, in order
 }
@@ -40,7 +42,7 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 		return nil, err
 	}
 	o := &Observer{pvcs: map[string]*corev1.PersistentVolumeClaim{}, pods: map[string]*corev1.Pod{},
-		pvs: map[string]*corev1.PersistentVolume{}, warnings: map[string]map[string]bool{}, phases: map[string][]velerov2alpha1.DataUploadPhase{}}
+		pvs: map[string]*corev1.PersistentVolume{}, secrets: map[string]*corev1.Secret{}, cms: map[string]*corev1.ConfigMap{}, warnings: map[string]map[string]bool{}, phases: map[string][]velerov2alpha1.DataUploadPhase{}}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -55,6 +57,8 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 		{nsFactory.Core().V1().PersistentVolumeClaims().Informer(), o.seePVC},
 		{nsFactory.Core().V1().Pods().Informer(), o.seePod},
 		{nsFactory.Core().V1().Events().Informer(), o.seeEvent},
+		{nsFactory.Core().V1().Secrets().Informer(), o.seeSecret},
+		{nsFactory.Core().V1().ConfigMaps().Informer(), o.seeConfigMap},
 		{clusterFactory.Core().V1().PersistentVolumes().Informer(), func(obj any) { o.seePV(obj, veleroNS) }},
 		{duFactory.ForResource(velerov2alpha1.SchemeGroupVersion.WithResource("datauploads")).Informer(), o.seeDataUpload},
 	}
@@ -95,6 +99,38 @@ func (o *Observer) seePod(obj any) {
 		o.pods[p.Name] = p.DeepCopy()
 		o.mu.Unlock()
 	}
+}
+
+func (o *Observer) seeSecret(obj any) {
+	if x, ok := obj.(*corev1.Secret); ok {
+		o.mu.Lock()
+		o.secrets[x.Name] = x.DeepCopy()
+		o.mu.Unlock()
+	}
+}
+
+func (o *Observer) seeConfigMap(obj any) {
+	if x, ok := obj.(*corev1.ConfigMap); ok {
+		o.mu.Lock()
+		o.cms[x.Name] = x.DeepCopy()
+		o.mu.Unlock()
+	}
+}
+
+// Secret is the last state of the Velero namespace's secret name seen, if it was ever seen.
+func (o *Observer) Secret(name string) (*corev1.Secret, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	x, ok := o.secrets[name]
+	return x, ok
+}
+
+// ConfigMap is the last state of the Velero namespace's configmap name seen, if it was ever seen.
+func (o *Observer) ConfigMap(name string) (*corev1.ConfigMap, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	x, ok := o.cms[name]
+	return x, ok
 }
 
 func (o *Observer) seePV(obj any, veleroNS string) {

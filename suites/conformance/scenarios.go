@@ -22,9 +22,14 @@ const (
 	// Canceled: the backupPod fails before it runs (lane.PodFailer): the DataUpload Canceled
 	// early, naming the pod's abnormal state; the Backup PartiallyFailed.
 	Canceled
+	// ExposeFails: the expose fails at once (a copy collides): the DataUpload Failed "error
+	// exposing snapshot: ..."; the Backup PartiallyFailed.
+	ExposeFails
 )
 
-func (o Outcome) String() string { return [...]string{"Completed", "prepare timeout", "Canceled"}[o] }
+func (o Outcome) String() string {
+	return [...]string{"Completed", "prepare timeout", "Canceled", "expose error"}[o]
+}
 
 // Scenario is one backupPVC configuration and what it must do. Each scenario has its own source
 // storage class (an alias of the profile's source class), because Velero looks the backupPVC
@@ -57,6 +62,14 @@ type Scenario struct {
 	// spec checks the backupPVC's request against the original VolumeSnapshot's restoreSize, or
 	// the source PVC's request without one (B7).
 	RestoreSize string
+	// CopyName names the Secret and the ConfigMap the spec puts in the source namespace, which
+	// the entry's secretNames and configMapNames list (B10): copied into the Velero namespace,
+	// labelled with the DataUpload's UID, removed at cleanup.
+	CopyName string
+	// Collide: a Secret named CopyName is in the Velero namespace before the backup, with the
+	// source's data but not the DataUpload's copy: the expose must fail on the collision and leave
+	// that Secret as it was.
+	Collide bool
 	// Doc cites the spec items the scenario checks.
 	Doc string
 }
@@ -108,6 +121,12 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"negative", "prepareTimeout", "readOnly"}, Needs: profile.RoleRefusesReadOnly, Doc: "D4 D5 E2: readOnly on a class that cannot make ReadOnlyMany from a snapshot"},
 		{Name: "other-driver", Entry: `{"storageClass": "{{other}}"}`, WantClass: "{{other}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
 			Labels: []string{"negative", "prepareTimeout"}, Needs: profile.RoleOtherDriver, Doc: "D4 D5 E2: a class of another CSI driver, which refuses the snapshot"},
+		{Name: "copies", Entry: `{"storageClass": "{{backup}}", "secretNames": ["bpvc-copied"], "configMapNames": ["bpvc-copied"]}`, WantClass: "{{backup}}",
+			WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, Needs: profile.RoleBackup, CopyName: "bpvc-copied", Labels: []string{"copies"},
+			Doc: "B10: secretNames and configMapNames: copied into the Velero namespace labelled with the DataUpload's UID, removed at cleanup"},
+		{Name: "copy-collision", Entry: `{"secretNames": ["bpvc-collision"]}`, WantMode: corev1.ReadWriteOnce, Outcome: ExposeFails,
+			CopyName: "bpvc-collision", Collide: true, Labels: []string{"negative", "copies"},
+			Doc: "B10 D2 E1: a secret of that name in the Velero namespace, not the DataUpload's copy: the expose fails on the collision and leaves it"},
 		// The name makes the backupPod's: lane.UnrecoverablePodPrefix.
 		{Name: "unrecoverable-pod", Entry: "", WantMode: corev1.ReadWriteOnce, Outcome: Canceled,
 			Labels: []string{"negative", "unrecoverablePod"}, Doc: "D3 E1 D6: a backupPod that fails before it runs: the DataUpload Canceled naming it, before the prepare timeout"},

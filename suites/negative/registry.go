@@ -42,6 +42,8 @@ const (
 	specMissingClass    = "backupPVC missing-class:"
 	specBlock           = "backupPVC block:"
 	specUnrecoverable   = "backupPVC unrecoverable-pod:"
+	specCopies          = "backupPVC copies:"
+	specCopyCollision   = "backupPVC copy-collision:"
 	specReadOnlySource  = "backupPVC read-only-source:"
 	specSPCReadOnly     = "backupPVC spc-read-only:"
 	specSPCReadWrite    = "backupPVC spc-read-write:"
@@ -91,6 +93,10 @@ var Mutants = []Mutant{
 		Focus: specSPCReadOnly, Evidence: "want pod securityContext.seLinuxOptions.type spc_t"},
 	{Name: "b9-spc-without-read-only", Item: "B9 C3", Plants: "spcNoRelabeling takes effect without readOnly: spc_t on a read-write backupPod",
 		Focus: specSPCReadWrite, Evidence: "spc_t at [pod], want none"},
+	{Name: "b10-copies-kept", Item: "B10", Plants: "the cleanup leaves the copied secrets and configmaps",
+		Focus: specCopies, Evidence: "left in", Slow: true},
+	{Name: "b10-collision-overwritten", Item: "B10", Plants: "a secret of the copy's name the system did not make is taken over (labelled as the copy)",
+		Focus: specCopyCollision, Evidence: "want Failed"},
 	{Name: "c1-restart-always", Item: "C1", Plants: "the backupPod's restartPolicy is Always",
 		Focus: specOverride, Evidence: "restartPolicy Always, want Never"},
 	{Name: "c1-grace-period", Item: "C1", Plants: "the backupPod has a 30 s termination grace period",
