@@ -194,6 +194,9 @@ func (r *DataUploadReconciler) exposeParams(ctx context.Context, du *velerov2alp
 	}, nil
 }
 
+// processStart is when this controller process started (only a negative control reads it).
+var processStart = time.Now()
+
 // prepare watches an Accepted DataUpload: Prepared once the backupPod runs, Canceled when the pod
 // can never run (D3), Failed when the prepare timeout passes (D4, D5).
 func (r *DataUploadReconciler) prepare(ctx context.Context, du *velerov2alpha1.DataUpload, log logr.Logger) (reconcile.Result, error) {
@@ -233,7 +236,11 @@ func (r *DataUploadReconciler) prepare(ctx context.Context, du *velerov2alpha1.D
 	if mutant.Is("d4-timeout-early") {
 		timeout /= 2 // negative control: the prepare timeout fires at half its length (D4)
 	}
-	left := timeout - r.Clock.Since(du.Status.AcceptedTimestamp.Time)
+	since := du.Status.AcceptedTimestamp.Time
+	if mutant.Is("d7-count-from-restart") && processStart.After(since) {
+		since = processStart // negative control: a restarted controller counts the timeout from its own start (D7)
+	}
+	left := timeout - r.Clock.Since(since)
 	if left > 0 {
 		return reconcile.Result{RequeueAfter: min(left, r.PrepareCheckInterval)}, nil
 	}

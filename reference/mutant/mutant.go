@@ -56,6 +56,7 @@ var Names = []string{
 	"d5-timeout-message",
 	"d5-expose-label-kept",
 	"d6-backup-pvc-left",
+	"d7-count-from-restart",
 	"e1-failure-not-counted",
 	"e1-canceled-not-counted",
 	"e2-no-completion-timestamp",

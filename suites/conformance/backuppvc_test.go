@@ -48,9 +48,10 @@ var _ = Describe("backupPVC", func() {
 	for _, sc := range scenarios {
 		labels := append([]string{"outcome:" + strings.ReplaceAll(sc.Outcome.String(), " ", "-")}, sc.Labels...)
 		// A scale spec runs alone (after the others): its load must not make theirs late, nor
-		// theirs its.
+		// theirs its. So does a restart spec: its kill must not reach the others' DataUploads, and
+		// only the first process, where Serial specs run, holds the started system.
 		decorators := []any{Label(labels...)}
-		if sc.Scale > 1 {
+		if sc.Scale > 1 || sc.Restart {
 			decorators = append(decorators, Serial)
 		}
 		It(fmt.Sprintf("%s: %s -> %s", sc.Name, sc.Doc, sc.Outcome), append(decorators, func(ctx SpecContext) {
@@ -73,6 +74,9 @@ var _ = Describe("backupPVC", func() {
 			}
 			if sc.Outcome == Canceled && !shared.FailsUnrecoverablePods {
 				Skip(fmt.Sprintf("the %s lane cannot make a backupPod fail before it runs (the local lane's kwok stage does)", shared.SUT.Lane))
+			}
+			if sc.Restart && checker.Killer == nil {
+				Skip(fmt.Sprintf("the system under test %s cannot be killed and restarted by the harness (no sut.Killer)", system.Name()))
 			}
 			if sc.Block && !prof.Capabilities.Block {
 				Skip(fmt.Sprintf("profile %s: the driver has no Block volumes", prof.Name))

@@ -38,6 +38,9 @@ type Checker struct {
 	Props sut.Properties
 	// Logs are the system under test's log files (its LogFiles), read for a failure's reason.
 	Logs func() []string
+	// Killer crashes and restarts the system under test: set only in the process that started it
+	// (the first, where Serial specs run), and only for a system that is a sut.Killer.
+	Killer sut.Killer
 }
 
 // Result is what one backup showed, for the report.
@@ -176,6 +179,12 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 			return r, err
 		}
 	}
+	var acceptedBefore metav1.Time
+	if sc.Restart {
+		if acceptedBefore, err = k.killAndRestart(ctx, r); err != nil {
+			return r, err
+		}
+	}
 	switch {
 	case sc.Outcome == Succeeds && k.Props.DataPath:
 		err = k.expectCompleted(ctx, sc, r)
@@ -191,6 +200,11 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	}
 	if copies != nil {
 		if err := k.expectCopied(ctx, r, copies); err != nil {
+			return r, err
+		}
+	}
+	if sc.Restart {
+		if err := k.expectAcceptedKept(ctx, r, acceptedBefore); err != nil {
 			return r, err
 		}
 	}

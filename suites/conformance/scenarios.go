@@ -70,6 +70,10 @@ type Scenario struct {
 	// source's data but not the DataUpload's copy: the expose must fail on the collision and leave
 	// that Secret as it was.
 	Collide bool
+	// Restart: the spec kills the system under test (SIGKILL) halfway to the prepare timeout and
+	// restarts it (sut.Killer); the timeout must still fire at the acceptedTimestamp persisted
+	// before the kill plus the timeout (D7). It runs alone: the kill must not reach other specs.
+	Restart bool
 	// Doc cites the spec items the scenario checks.
 	Doc string
 }
@@ -121,6 +125,9 @@ func Scenarios(p *profile.Profile) []Scenario {
 			Labels: []string{"negative", "prepareTimeout", "readOnly"}, Needs: profile.RoleRefusesReadOnly, Doc: "D4 D5 E2: readOnly on a class that cannot make ReadOnlyMany from a snapshot"},
 		{Name: "other-driver", Entry: `{"storageClass": "{{other}}"}`, WantClass: "{{other}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
 			Labels: []string{"negative", "prepareTimeout"}, Needs: profile.RoleOtherDriver, Doc: "D4 D5 E2: a class of another CSI driver, which refuses the snapshot"},
+		{Name: "restart-while-accepted", Entry: `{"storageClass": "{{missing}}"}`, WantClass: "{{missing}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
+			Restart: true, Labels: []string{"negative", "prepareTimeout", "restart"},
+			Doc: "D7: the system killed (SIGKILL) and restarted while the DataUpload waits: the timeout still fires at the persisted acceptedTimestamp + timeout"},
 		{Name: "copies", Entry: `{"storageClass": "{{backup}}", "secretNames": ["bpvc-copied"], "configMapNames": ["bpvc-copied"]}`, WantClass: "{{backup}}",
 			WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, Needs: profile.RoleBackup, CopyName: "bpvc-copied", Labels: []string{"copies"},
 			Doc: "B10: secretNames and configMapNames: copied into the Velero namespace labelled with the DataUpload's UID, removed at cleanup"},

@@ -113,6 +113,11 @@ var _ = SynchronizedBeforeSuite(func(ctx context.Context) []byte {
 	Expect(err).NotTo(HaveOccurred())
 	checker = &Checker{Res: res, Obs: obs, Shared: shared, Profile: prof, Classes: ClassesFor(prof, shared.RunID), Props: system.Properties(),
 		Logs: system.LogFiles}
+	if setup != nil { // the first process: it started the system, and runs the Serial specs
+		if k, ok := setup.SUT.(sut.Killer); ok {
+			checker.Killer = k
+		}
+	}
 }, NodeTimeout(15*time.Minute)) // the kind lane may build its images on a first run
 
 var _ = SynchronizedAfterSuite(func() {

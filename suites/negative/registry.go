@@ -43,6 +43,7 @@ const (
 	specBlock           = "backupPVC block:"
 	specUnrecoverable   = "backupPVC unrecoverable-pod:"
 	specCopies          = "backupPVC copies:"
+	specRestart         = "backupPVC restart-while-accepted:"
 	specCopyCollision   = "backupPVC copy-collision:"
 	specReadOnlySource  = "backupPVC read-only-source:"
 	specSPCReadOnly     = "backupPVC spc-read-only:"
@@ -125,6 +126,8 @@ var Mutants = []Mutant{
 		Focus: specMissingClass, Evidence: "label velero.io/expose-on-going=true still there", Slow: true},
 	{Name: "d6-backup-pvc-left", Item: "D6", Plants: "the cleanup leaves the backupPVC (and its PV)",
 		Focus: specOverride, Evidence: "left behind after DataUpload", Slow: true},
+	{Name: "d7-count-from-restart", Item: "D7", Plants: "a restarted controller counts the prepare timeout from its own start, not from acceptedTimestamp",
+		Focus: specRestart, Evidence: "should have fired by", Slow: true},
 	{Name: "e1-failure-not-counted", Item: "E1", Plants: "a Failed DataUpload counts as a success: the Backup Completed",
 		Focus: specMissingClass, Evidence: "want PartiallyFailed with 1", Slow: true},
 	{Name: "e1-canceled-not-counted", Item: "E1", Plants: "a Canceled DataUpload counts as a success: the Backup Completed",

@@ -148,10 +148,11 @@ func (r *Reference) Stop(context.Context) error {
 	return errors.Join(err, os.RemoveAll(r.cfg.WorkDir))
 }
 
-// Killer is a system under test that make chaos can crash and bring back: Kill ends it with
-// SIGKILL (no shutdown, no cleanup, as an OOM kill or a node failure would), Restart starts it
-// again as Start did, against the same cluster and configuration. Optional: a system that is not
-// a Killer is not measured by make chaos.
+// Killer is a system under test that make chaos and the restart spec (D7) can crash and bring
+// back: Kill ends it (at least its DataUpload controller) with SIGKILL (no shutdown, no cleanup,
+// as an OOM kill or a node failure would), Restart starts it again as Start did, against the same
+// cluster and configuration. Optional: a system that is not a Killer is not measured by make
+// chaos, and the restart spec skips it.
 type Killer interface {
 	Kill(ctx context.Context) error
 	Restart(ctx context.Context) error

@@ -101,12 +101,22 @@ func stillRunningAfter(ctx context.Context, d time.Duration, ps ...*proc.Process
 	return err
 }
 
-// waitLog waits until p's log contains line, failing at once if p exits.
-func waitLog(ctx context.Context, p *proc.Process, line string, timeout time.Duration) error {
+// waitLog waits until p's log, past its first from bytes, contains line, failing at once if p
+// exits.
+func waitLog(ctx context.Context, p *proc.Process, line string, from int64, timeout time.Duration) error {
 	return waitUntil(ctx, timeout, fmt.Sprintf("%s to log %q", p.Name, line), p, func(context.Context) (bool, error) {
 		data, err := os.ReadFile(p.Log)
-		return err == nil && strings.Contains(string(data), line), nil
+		return err == nil && int64(len(data)) >= from && strings.Contains(string(data[from:]), line), nil
 	})
+}
+
+// logSize is how much of p's log is written: what a restarted p, appending to it, logs comes after.
+func logSize(p *proc.Process) int64 {
+	fi, err := os.Stat(p.Log)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // waitUntil polls cond every 200 ms until it holds; it fails when timeout passes (saying what it

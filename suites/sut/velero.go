@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,10 +33,20 @@ type Velero struct {
 	veleroCommon
 	bins    map[string]string
 	procs   []*proc.Process
+	agents  []agent
 	created []client.Object
 }
 
-var _ SUT = (*Velero)(nil)
+// agent is a node-agent process and the environment it was started with (a restart needs it).
+type agent struct {
+	p   *proc.Process
+	env []string
+}
+
+var (
+	_ SUT    = (*Velero)(nil)
+	_ Killer = (*Velero)(nil)
+)
 
 // veleroCommon is what every way of running Velero shares: the run's configuration, the pinned
 // velero binary (on the host its node-agent judges ConfigMaps), the versions for the report.
@@ -206,15 +217,15 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	var agents []*proc.Process
 	for i, n := range nodes.Items {
+		agentEnv := append(slices.Clone(env), "NODE_NAME="+n.Name)
 		a, err := v.spawn("velero-node-agent-"+n.Name, append([]string{v.bins["velero"], "node-agent", "server"}, append(common,
 			"--node-agent-configmap", v.cfg.NodeAgentConfigMap, "--data-mover-prepare-timeout", v.cfg.PrepareTimeout.String(),
-			"--metrics-address", fmt.Sprintf("127.0.0.1:%d", ports[2+i]))...), append(env, "NODE_NAME="+n.Name))
+			"--metrics-address", fmt.Sprintf("127.0.0.1:%d", ports[2+i]))...), agentEnv)
 		if err != nil {
 			return err
 		}
-		agents = append(agents, a)
+		v.agents = append(v.agents, agent{p: a, env: agentEnv})
 	}
 
 	bsl := &velerov1.BackupStorageLocation{}
@@ -231,9 +242,46 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("%w (%d of %d ready)", err, ds.Status.NumberReady, len(nodes.Items))
 	}
-	for _, a := range agents {
-		if err := waitLog(ctx, a, "Controllers starting...", time.Minute); err != nil {
+	for _, a := range v.agents {
+		if err := waitLog(ctx, a.p, agentStarted, 0, time.Minute); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// agentStarted is what a node-agent logs once its controllers run.
+const agentStarted = "Controllers starting..."
+
+// Kill ends every node-agent with SIGKILL: they run the DataUpload controller, whose restart
+// must not lose what it persisted (D7). The server and the object store stay up.
+func (v *Velero) Kill(context.Context) error {
+	if len(v.agents) == 0 {
+		return errors.New("sut velero: kill before start")
+	}
+	for _, a := range v.agents {
+		if err := a.p.Kill(); err != nil {
+			return fmt.Errorf("sut velero: %w", err)
+		}
+	}
+	return nil
+}
+
+// Restart starts the killed node-agents again as Start did and waits until their controllers run.
+func (v *Velero) Restart(ctx context.Context) error {
+	for i, a := range v.agents {
+		from := logSize(a.p)
+		p, err := a.p.Restart(a.env)
+		if err != nil {
+			return fmt.Errorf("sut velero: %w", err)
+		}
+		v.procs[slices.Index(v.procs, a.p)] = p
+		v.agents[i].p = p
+		if err := writeRecord(v.cfg.WorkDir, v.procs); err != nil {
+			return fmt.Errorf("sut velero: %w", err)
+		}
+		if err := waitLog(ctx, p, agentStarted, from, time.Minute); err != nil {
+			return fmt.Errorf("sut velero: restart: %w", err)
 		}
 	}
 	return nil
@@ -277,7 +325,7 @@ func (v *Velero) LogFiles() []string {
 // work folder (the object store with it).
 func (v *Velero) Stop(ctx context.Context) error {
 	errs := []error{proc.StopAll(v.procs, 10*time.Second)}
-	v.procs = nil
+	v.procs, v.agents = nil, nil
 	if len(v.created) > 0 {
 		if c, err := v.client(); err != nil {
 			errs = append(errs, err)
