@@ -55,6 +55,7 @@ var Names = []string{
 	"d4-timeout-early",
 	"d5-timeout-message",
 	"d5-expose-label-kept",
+	"d5-no-diagnosis",
 	"d6-backup-pvc-left",
 	"d7-count-from-restart",
 	"e1-failure-not-counted",

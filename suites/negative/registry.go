@@ -124,6 +124,8 @@ var Mutants = []Mutant{
 		Focus: specMissingClass, Evidence: `want Failed "timeout on preparing data upload"`, Slow: true},
 	{Name: "d5-expose-label-kept", Item: "D5", Plants: "the timed-out DataUpload keeps its velero.io/expose-on-going label",
 		Focus: specMissingClass, Evidence: "label velero.io/expose-on-going=true still there", Slow: true},
+	{Name: "d5-no-diagnosis", Item: "D5", Plants: "the timed-out expose is not diagnosed in the log",
+		Focus: specMissingClass, Evidence: "the expose's diagnosis", Slow: true},
 	{Name: "d6-backup-pvc-left", Item: "D6", Plants: "the cleanup leaves the backupPVC (and its PV)",
 		Focus: specOverride, Evidence: "left behind after DataUpload", Slow: true},
 	{Name: "d7-count-from-restart", Item: "D7", Plants: "a restarted controller counts the prepare timeout from its own start, not from acceptedTimestamp",
