@@ -51,7 +51,11 @@ func buildBackupPod(owner corev1.ObjectReference, pvc *corev1.PersistentVolumeCl
 		security.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t"}
 	}
 
-	affinity := affinityFor(p.LoadAffinity, s.storageClass)
+	affinityClass := s.storageClass
+	if mutant.Is("c5-affinity-by-source-class") {
+		affinityClass = p.StorageClass // negative control: loadAffinity matched against the source PVC's class (C5)
+	}
+	affinity := affinityFor(p.LoadAffinity, affinityClass)
 	affinity.NodeSelector.MatchExpressions = append(affinity.NodeSelector.MatchExpressions, metav1.LabelSelectorRequirement{
 		Key: nodeOSLabel, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"windows"},
 	})

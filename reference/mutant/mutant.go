@@ -48,6 +48,7 @@ var Names = []string{
 	"c2-mount-writable",
 	"c3-run-as-non-root",
 	"c4-no-pod-group-label",
+	"c5-affinity-by-source-class",
 	"d1-skip-prepared",
 	"d2-no-expose-label",
 	"d3-pending-canceled",

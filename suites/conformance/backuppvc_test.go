@@ -75,6 +75,9 @@ var _ = Describe("backupPVC", func() {
 			if sc.Outcome == Canceled && !shared.FailsUnrecoverablePods {
 				Skip(fmt.Sprintf("the %s lane cannot make a backupPod fail before it runs (the local lane's kwok stage does)", shared.SUT.Lane))
 			}
+			if sc.Affinity && shared.AffinityHostname == "" {
+				Skip("no schedulable, Ready node has a " + HostnameLabel + " label for loadAffinity to require")
+			}
 			if sc.Restart && checker.Killer == nil {
 				Skip(fmt.Sprintf("the system under test %s cannot be killed and restarted by the harness (no sut.Killer)", system.Name()))
 			}

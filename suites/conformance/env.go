@@ -54,6 +54,9 @@ type Shared struct {
 	// FailsUnrecoverablePods: the lane makes every pod named lane.UnrecoverablePodPrefix... fail
 	// before it runs (lane.PodFailer).
 	FailsUnrecoverablePods bool `json:"failsUnrecoverablePods"`
+	// AffinityHostname is the hostname label of the node the loadAffinity scenario's backupPods
+	// must require ("": no schedulable node has one, and the scenario is skipped).
+	AffinityHostname string `json:"affinityHostname"`
 	// MoverImage is the lane's image of the harness's data mover ("" if none): the suites' fill
 	// pods run it, and a system under test whose backupPods run the harness's data mover gets it.
 	MoverImage string `json:"moverImage"`
@@ -214,7 +217,22 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 			return s, err
 		}
 	}
-	doc := NodeAgentConfig(scenarios, runID, ClassesFor(o.Profile, runID))
+	classes := ClassesFor(o.Profile, runID)
+	if s.Shared.AffinityHostname, err = affinityHostname(ctx, c); err != nil {
+		return s, err
+	}
+	if backup, ok := o.Profile.Class(profile.RoleBackup); ok && s.Shared.AffinityHostname != "" {
+		orig := &storagev1.StorageClass{}
+		if err := c.Get(ctx, client.ObjectKey{Name: backup.Name}, orig); err != nil {
+			return s, fmt.Errorf("backup class %s: %w", backup.Name, err)
+		}
+		if err := create(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: classes.Affine, Labels: managedLabels()},
+			Provisioner: orig.Provisioner, Parameters: orig.Parameters, ReclaimPolicy: orig.ReclaimPolicy,
+			VolumeBindingMode: orig.VolumeBindingMode, AllowVolumeExpansion: orig.AllowVolumeExpansion}); err != nil {
+			return s, err
+		}
+	}
+	doc := NodeAgentConfig(scenarios, runID, classes, s.Shared.AffinityHostname)
 	if err := create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: s.Shared.VeleroNS, Name: NodeAgentConfigMap, Labels: managedLabels()},
 		Data: map[string]string{"node-agent-config.json": doc}}); err != nil {
 		return s, err
@@ -227,6 +245,32 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 	s.SUT = started
 	o.Log.Info("system under test ready", "sut", started.Name(), "took", time.Since(start).Round(time.Millisecond).String())
 	return s, nil
+}
+
+// affinityHostname is the hostname label of the first schedulable, Ready node by name: the one
+// the loadAffinity scenario (C5) sends its backupPod to.
+func affinityHostname(ctx context.Context, c client.Client) (string, error) {
+	nodes := &corev1.NodeList{}
+	if err := c.List(ctx, nodes); err != nil {
+		return "", fmt.Errorf("listing nodes: %w", err)
+	}
+	slices.SortFunc(nodes.Items, func(a, b corev1.Node) int { return strings.Compare(a.Name, b.Name) })
+	for _, n := range nodes.Items {
+		ready := slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+			return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+		})
+		if h := n.Labels[HostnameLabel]; h != "" && ready && !n.Spec.Unschedulable && !tainted(n) {
+			return h, nil
+		}
+	}
+	return "", nil
+}
+
+// tainted: the node repels pods that do not tolerate it (a kind control plane's, say).
+func tainted(n corev1.Node) bool {
+	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+	})
 }
 
 // Finish is the run's last check and its end: it looks at what Velero's expose left in the

@@ -323,6 +323,12 @@ func (k *Checker) checkBackupPod(ctx context.Context, sc Scenario, r *Result, mo
 	if sc.WantSPC {
 		r.Evidence = append(r.Evidence, "backupPod securityContext.seLinuxOptions.type spc_t")
 	}
+	if sc.Affinity {
+		if p := affinityProblem(pod, k.Shared.AffinityHostname, NoSuchNode(k.Shared.RunID)); p != "" {
+			return fmt.Errorf("backupPod %s: %s", pod.Name, p)
+		}
+		r.Evidence = append(r.Evidence, fmt.Sprintf("backupPod requires %s=%s, its backupPVC class's loadAffinity", HostnameLabel, k.Shared.AffinityHostname))
+	}
 	ctr := pod.Spec.Containers[0]
 	var mount *corev1.VolumeMount
 	for i := range ctr.VolumeMounts {

@@ -74,6 +74,10 @@ type Scenario struct {
 	// restarts it (sut.Killer); the timeout must still fire at the acceptedTimestamp persisted
 	// before the kill plus the timeout (D7). It runs alone: the kill must not reach other specs.
 	Restart bool
+	// Affinity: the ConfigMap's loadAffinity has an entry for the scenario's backup class
+	// ({{affine}}) requiring one node, and one for its source class requiring a node that does
+	// not exist; the backupPod must require the first (C5: matched against the backupPVC's class).
+	Affinity bool
 	// Doc cites the spec items the scenario checks.
 	Doc string
 }
@@ -128,6 +132,9 @@ func Scenarios(p *profile.Profile) []Scenario {
 		{Name: "restart-while-accepted", Entry: `{"storageClass": "{{missing}}"}`, WantClass: "{{missing}}", WantMode: corev1.ReadWriteOnce, Outcome: TimesOut,
 			Restart: true, Labels: []string{"negative", "prepareTimeout", "restart"},
 			Doc: "D7: the system killed (SIGKILL) and restarted while the DataUpload waits: the timeout still fires at the persisted acceptedTimestamp + timeout"},
+		{Name: "load-affinity", Entry: `{"storageClass": "{{affine}}"}`, WantClass: "{{affine}}", WantMode: corev1.ReadWriteOnce, Outcome: Succeeds,
+			Needs: profile.RoleBackup, Affinity: true, Labels: []string{"loadAffinity"},
+			Doc: "C5: loadAffinity is matched against the backupPVC's class: the backupPod requires the node of that class's entry, not the source class's"},
 		{Name: "copies", Entry: `{"storageClass": "{{backup}}", "secretNames": ["bpvc-copied"], "configMapNames": ["bpvc-copied"]}`, WantClass: "{{backup}}",
 			WantMode: corev1.ReadWriteOnce, Outcome: Succeeds, Needs: profile.RoleBackup, CopyName: "bpvc-copied", Labels: []string{"copies"},
 			Doc: "B10: secretNames and configMapNames: copied into the Velero namespace labelled with the DataUpload's UID, removed at cleanup"},
@@ -153,13 +160,16 @@ func Scenarios(p *profile.Profile) []Scenario {
 // Classes are the concrete class names the placeholders stand for in one run.
 type Classes struct {
 	Backup, Refusing, Other, Missing string
+	// Affine is this run's alias of the backup class that the ConfigMap's loadAffinity names
+	// (C5); "" without a backup class.
+	Affine string
 }
 
 // ClassesFor picks the profile's classes; Missing is a name no cluster has.
 func ClassesFor(p *profile.Profile, runID string) Classes {
 	c := Classes{Missing: "bpvc-missing-" + runID}
 	if sc, ok := p.Class(profile.RoleBackup); ok {
-		c.Backup = sc.Name
+		c.Backup, c.Affine = sc.Name, "bpvc-affine-"+runID
 	}
 	if sc, ok := p.Class(profile.RoleRefusesReadOnly); ok {
 		c.Refusing = sc.Name
@@ -171,7 +181,7 @@ func ClassesFor(p *profile.Profile, runID string) Classes {
 }
 
 func (c Classes) expand(s string) string {
-	return strings.NewReplacer("{{backup}}", c.Backup, "{{refusing}}", c.Refusing, "{{other}}", c.Other, "{{missing}}", c.Missing).Replace(s)
+	return strings.NewReplacer("{{backup}}", c.Backup, "{{refusing}}", c.Refusing, "{{other}}", c.Other, "{{missing}}", c.Missing, "{{affine}}", c.Affine).Replace(s)
 }
 
 // SourceClass is the scenario's alias of the profile's source class.
@@ -209,14 +219,32 @@ func (s Scenario) BackupClass(runID string, c Classes) string {
 // time per node by default, which would serialize the scale scenario's backups.
 const dataPathConcurrency = 2 * manyBackups
 
-// NodeAgentConfig is the node-agent ConfigMap document for all scenarios of a run.
-func NodeAgentConfig(scenarios []Scenario, runID string, c Classes) string {
-	var entries []string
+// NodeAgentConfig is the node-agent ConfigMap document for all scenarios of a run; hostname is
+// the node the affinity scenario's backupPods must require ("": no loadAffinity).
+func NodeAgentConfig(scenarios []Scenario, runID string, c Classes, hostname string) string {
+	var entries, affinities []string
 	for _, s := range scenarios {
 		if s.Entry == "" {
 			continue
 		}
 		entries = append(entries, fmt.Sprintf("    %q: %s", s.SourceClass(runID), c.expand(s.Entry)))
+		if s.Affinity && hostname != "" {
+			affinities = append(affinities, affinityEntry(hostname, c.Affine), affinityEntry(NoSuchNode(runID), s.SourceClass(runID)))
+		}
 	}
-	return fmt.Sprintf("{\n  \"loadConcurrency\": {\"globalConfig\": %d},\n  \"backupPVC\": {\n%s\n  }\n}\n", dataPathConcurrency, strings.Join(entries, ",\n"))
+	affinity := ""
+	if len(affinities) > 0 {
+		affinity = fmt.Sprintf("  \"loadAffinity\": [\n%s\n  ],\n", strings.Join(affinities, ",\n"))
+	}
+	return fmt.Sprintf("{\n  \"loadConcurrency\": {\"globalConfig\": %d},\n%s  \"backupPVC\": {\n%s\n  }\n}\n", dataPathConcurrency, affinity, strings.Join(entries, ",\n"))
+}
+
+// HostnameLabel is the node label loadAffinity selects by in the C5 scenario.
+const HostnameLabel = "kubernetes.io/hostname"
+
+// NoSuchNode is a hostname no node of the run's cluster has.
+func NoSuchNode(runID string) string { return "bpvc-no-such-node-" + runID }
+
+func affinityEntry(hostname, class string) string {
+	return fmt.Sprintf("    {\"nodeSelector\": {\"matchLabels\": {%q: %q}}, \"storageClass\": %q}", HostnameLabel, hostname, class)
 }

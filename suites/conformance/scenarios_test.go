@@ -42,8 +42,14 @@ func TestNodeAgentConfigServesEveryScenario(t *testing.T) {
 			{Name: "norox", Role: profile.RoleRefusesReadOnly}, {Name: "foreign", Role: profile.RoleOtherDriver}}}
 	scenarios := Scenarios(p)
 	classes := ClassesFor(p, "r1")
-	doc := NodeAgentConfig(scenarios, "r1", classes)
+	doc := NodeAgentConfig(scenarios, "r1", classes, "node-a")
 	var cfg struct {
+		LoadAffinity []struct {
+			NodeSelector struct {
+				MatchLabels map[string]string `json:"matchLabels"`
+			} `json:"nodeSelector"`
+			StorageClass string `json:"storageClass"`
+		} `json:"loadAffinity"`
 		LoadConcurrency struct {
 			GlobalConfig int `json:"globalConfig"`
 		} `json:"loadConcurrency"`
@@ -85,6 +91,21 @@ func TestNodeAgentConfigServesEveryScenario(t *testing.T) {
 		if e.ReadOnly != (sc.WantMode == corev1.ReadOnlyMany) {
 			t.Errorf("scenario %s: readOnly %v, expects %s", sc.Name, e.ReadOnly, sc.WantMode)
 		}
+	}
+	// C5: the affine backup class requires node-a; the affinity scenario's source class a node
+	// that does not exist, so a system matching by the source class sends its backupPod nowhere.
+	affinity := map[string]string{}
+	for _, a := range cfg.LoadAffinity {
+		affinity[a.StorageClass] = a.NodeSelector.MatchLabels[HostnameLabel]
+	}
+	if want := map[string]string{classes.Affine: "node-a", "bpvc-r1-load-affinity": NoSuchNode("r1")}; !maps.Equal(affinity, want) {
+		t.Errorf("loadAffinity by class %v, want %v", affinity, want)
+	}
+	if cfg.BackupPVC["bpvc-r1-load-affinity"].StorageClass != classes.Affine || classes.Affine == classes.Backup {
+		t.Errorf("the affinity scenario's backupPVC class %q, want its own alias %q", cfg.BackupPVC["bpvc-r1-load-affinity"].StorageClass, classes.Affine)
+	}
+	if strings.Contains(NodeAgentConfig(scenarios, "r1", classes, ""), "loadAffinity") {
+		t.Error("loadAffinity without a node to require")
 	}
 	if got := cfg.BackupPVC["bpvc-r1-missing-class"].StorageClass; got != classes.Missing {
 		t.Errorf("missing-class points at %s, want a class no cluster has (%s)", got, classes.Missing)

@@ -125,3 +125,28 @@ func spcProblem(pod *corev1.Pod, want bool) string {
 	}
 	return ""
 }
+
+// affinityProblem says how the backupPod's required node affinity fails C5: every term it has
+// must require the hostname of its backupPVC class's loadAffinity, and none the hostname of its
+// source class's ("" when it is right).
+func affinityProblem(pod *corev1.Pod, want, wrong string) string {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil ||
+		len(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms) == 0 {
+		return fmt.Sprintf("no required node affinity, want %s In [%s] (its backupPVC class's loadAffinity)", HostnameLabel, want)
+	}
+	requires := func(t corev1.NodeSelectorTerm, host string) bool {
+		return slices.ContainsFunc(t.MatchExpressions, func(r corev1.NodeSelectorRequirement) bool {
+			return r.Key == HostnameLabel && r.Operator == corev1.NodeSelectorOpIn && slices.Equal(r.Values, []string{host})
+		})
+	}
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		switch {
+		case requires(t, wrong):
+			return fmt.Sprintf("its node affinity requires %s In [%s], the source class's loadAffinity: matched against the wrong class", HostnameLabel, wrong)
+		case !requires(t, want):
+			return fmt.Sprintf("a required node affinity term %v lacks %s In [%s] (its backupPVC class's loadAffinity)", t.MatchExpressions, HostnameLabel, want)
+		}
+	}
+	return ""
+}

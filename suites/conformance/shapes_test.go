@@ -98,3 +98,38 @@ func TestSPCProblem(t *testing.T) {
 		})
 	}
 }
+
+func TestAffinityProblem(t *testing.T) {
+	term := func(hosts ...string) corev1.NodeSelectorTerm {
+		reqs := []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/os", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"windows"}}}
+		for _, h := range hosts {
+			reqs = append(reqs, corev1.NodeSelectorRequirement{Key: HostnameLabel, Operator: corev1.NodeSelectorOpIn, Values: []string{h}})
+		}
+		return corev1.NodeSelectorTerm{MatchExpressions: reqs}
+	}
+	pod := func(terms ...corev1.NodeSelectorTerm) *corev1.Pod {
+		p := &corev1.Pod{}
+		if terms != nil {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"the backupPVC class's node", pod(term("node-a")), ""},
+		{"every topology term carries it", pod(term("node-a"), term("node-a")), ""},
+		{"no affinity", pod(), "no required node affinity"},
+		{"the source class's node", pod(term("nowhere")), "matched against the wrong class"},
+		{"a term without it", pod(term("node-a"), term()), "lacks kubernetes.io/hostname In [node-a]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := affinityProblem(tc.pod, "node-a", "nowhere")
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("affinityProblem = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -44,6 +44,7 @@ const (
 	specUnrecoverable   = "backupPVC unrecoverable-pod:"
 	specCopies          = "backupPVC copies:"
 	specRestart         = "backupPVC restart-while-accepted:"
+	specLoadAffinity    = "backupPVC load-affinity:"
 	specCopyCollision   = "backupPVC copy-collision:"
 	specReadOnlySource  = "backupPVC read-only-source:"
 	specSPCReadOnly     = "backupPVC spc-read-only:"
@@ -110,6 +111,8 @@ var Mutants = []Mutant{
 		Focus: specOverride, Evidence: "runAsUser not 0"},
 	{Name: "c4-no-pod-group-label", Item: "C4", Plants: "the backupPod lacks the velero.io/exposer-pod-group label",
 		Focus: specOverride, Evidence: "want velero.io/data-upload="},
+	{Name: "c5-affinity-by-source-class", Item: "C5", Plants: "loadAffinity is matched against the source PVC's class, not the backupPVC's",
+		Focus: specLoadAffinity, Evidence: "matched against the wrong class"},
 	{Name: "d1-skip-prepared", Item: "D1", Plants: "the DataUpload goes from Accepted straight to InProgress (one phase skipped)",
 		Focus: specOverride, Evidence: "want Accepted, Prepared, InProgress in that order"},
 	{Name: "d2-no-expose-label", Item: "D2", Plants: "the DataUpload is Accepted without the velero.io/expose-on-going label",
