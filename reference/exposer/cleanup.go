@@ -22,6 +22,11 @@ import (
 func (e *Exposer) CleanUp(ctx context.Context, owner corev1.ObjectReference, vsName, sourceNamespace string) {
 	log := e.log.WithValues("owner", owner.Name)
 	k := key(owner)
+	if mutant.Is("d6-snapshot-first") { // negative control: the backupVS deleted first, before the backupPVC is gone (D6)
+		if err := e.client.Delete(ctx, &snapshotv1.VolumeSnapshot{ObjectMeta: objectMeta(k)}); err != nil && !apierrors.IsNotFound(err) {
+			log.Error(err, "delete backupVS")
+		}
+	}
 	if err := e.client.Delete(ctx, &corev1.Pod{ObjectMeta: objectMeta(k)}); err != nil && !apierrors.IsNotFound(err) {
 		log.Error(err, "delete backupPod")
 	}

@@ -58,6 +58,7 @@ var Names = []string{
 	"d5-expose-label-kept",
 	"d5-no-diagnosis",
 	"d6-backup-pvc-left",
+	"d6-snapshot-first",
 	"d7-count-from-restart",
 	"e1-failure-not-counted",
 	"e1-canceled-not-counted",

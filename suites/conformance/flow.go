@@ -518,12 +518,34 @@ func (k *Checker) expectBackup(ctx context.Context, r *Result, phase velerov1.Ba
 func (k *Checker) expectNothingLeft(ctx context.Context, r *Result) error {
 	var left []string
 	err := wait.PollUntilContextTimeout(ctx, waitStep, 90*time.Second, true, func(ctx context.Context) (bool, error) {
-		var err error
-		left, err = Leftovers(ctx, k.c(), k.Shared.VeleroNS, r.DataUpload)
+		// A list cut short by the deadline keeps the last one's finding.
+		now, err := Leftovers(ctx, k.c(), k.Shared.VeleroNS, r.DataUpload)
+		if err == nil {
+			left = now
+		}
 		return err == nil && len(left) == 0, nil
 	})
 	if err != nil {
 		return fmt.Errorf("left behind after DataUpload %s ended: %v", r.DataUpload, left)
+	}
+	return k.expectCleanupOrder(ctx, r)
+}
+
+// expectCleanupOrder: the backupPod deleted before the backupPVC, the backupPVC and its PV gone
+// before the backupVS was deleted (D6), by the revisions the Observer saw them deleted at. Its
+// watches may lag the API a moment: it waits a little for all of them.
+func (k *Checker) expectCleanupOrder(ctx context.Context, r *Result) error {
+	var problems []string
+	var judged bool
+	_ = wait.PollUntilContextTimeout(ctx, waitStep, 5*time.Second, true, func(context.Context) (bool, error) {
+		problems, judged = k.Obs.CleanupOrder(r.DataUpload)
+		return judged, nil
+	})
+	if len(problems) > 0 {
+		return fmt.Errorf("DataUpload %s: cleanup out of D6's order: %s", r.DataUpload, strings.Join(problems, "; "))
+	}
+	if judged {
+		r.Evidence = append(r.Evidence, "cleanup in D6's order (backupPod, backupPVC and PV gone, then backupVS, by the deletions' revisions)")
 	}
 	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
@@ -32,6 +34,7 @@ type Observer struct {
 	cms      map[string]*corev1.ConfigMap
 	warnings map[string]map[string]bool                  // involved object name -> "reason: message"
 	phases   map[string][]velerov2alpha1.DataUploadPhase // DataUpload name -> each phase seen, in order
+	deleted  deletionOrder
 }
 
 // Observe starts informers on the Velero namespace (and PersistentVolumes) and waits for them to
@@ -42,7 +45,8 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 		return nil, err
 	}
 	o := &Observer{pvcs: map[string]*corev1.PersistentVolumeClaim{}, pods: map[string]*corev1.Pod{},
-		pvs: map[string]*corev1.PersistentVolume{}, secrets: map[string]*corev1.Secret{}, cms: map[string]*corev1.ConfigMap{}, warnings: map[string]map[string]bool{}, phases: map[string][]velerov2alpha1.DataUploadPhase{}}
+		pvs: map[string]*corev1.PersistentVolume{}, secrets: map[string]*corev1.Secret{}, cms: map[string]*corev1.ConfigMap{}, warnings: map[string]map[string]bool{}, phases: map[string][]velerov2alpha1.DataUploadPhase{},
+		deleted: deletionOrder{seen: map[string]*deletion{}}}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -64,6 +68,28 @@ func Observe(ctx context.Context, cfg *rest.Config, veleroNS string) (*Observer,
 	}
 	for _, h := range handlers {
 		if _, err := h.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: h.fn, UpdateFunc: func(_, n any) { h.fn(n) }}); err != nil {
+			return nil, err
+		}
+	}
+	// The deletions of what the cleanup removes, for its order (D6).
+	for _, d := range []struct {
+		inf cache.SharedIndexInformer
+		key func(any) string
+	}{
+		{nsFactory.Core().V1().Pods().Informer(), func(obj any) string { return "pod/" + nameOf(obj) }},
+		{nsFactory.Core().V1().PersistentVolumeClaims().Informer(), func(obj any) string { return "pvc/" + nameOf(obj) }},
+		{clusterFactory.Core().V1().PersistentVolumes().Informer(), func(obj any) string {
+			if pv, ok := unwrap(obj).(*corev1.PersistentVolume); ok && pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.Namespace == veleroNS {
+				return "pv/" + pv.Spec.ClaimRef.Name
+			}
+			return ""
+		}},
+		{duFactory.ForResource(snapshotv1.SchemeGroupVersion.WithResource("volumesnapshots")).Informer(), func(obj any) string { return "vs/" + nameOf(obj) }},
+	} {
+		if _, err := d.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			UpdateFunc: func(_, n any) { o.deleted.see(d.key(n), n, false) },
+			DeleteFunc: func(obj any) { o.deleted.see(d.key(obj), obj, true) },
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -155,6 +181,29 @@ func (o *Observer) seeDataUpload(obj any) {
 	if seen := o.phases[du.Name]; len(seen) == 0 || seen[len(seen)-1] != du.Status.Phase {
 		o.phases[du.Name] = append(seen, du.Status.Phase)
 	}
+}
+
+// CleanupOrder says how the cleanup of the DataUpload du broke D6's order; judged is false when
+// not every deletion it needs was seen with its revision.
+func (o *Observer) CleanupOrder(du string) (problems []string, judged bool) {
+	return o.deleted.problems(du)
+}
+
+// unwrap is the object of a deletion event whose final state a relist missed.
+func unwrap(obj any) any {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return obj
+}
+
+// nameOf is an object's name ("" if it has none).
+func nameOf(obj any) string {
+	m, err := meta.Accessor(unwrap(obj))
+	if err != nil {
+		return ""
+	}
+	return m.GetName()
 }
 
 // Phases are the phases the DataUpload name was seen in, in order.

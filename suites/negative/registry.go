@@ -131,6 +131,8 @@ var Mutants = []Mutant{
 		Focus: specMissingClass, Evidence: "the expose's diagnosis", Slow: true},
 	{Name: "d6-backup-pvc-left", Item: "D6", Plants: "the cleanup leaves the backupPVC (and its PV)",
 		Focus: specOverride, Evidence: "left behind after DataUpload", Slow: true},
+	{Name: "d6-snapshot-first", Item: "D6", Plants: "the cleanup deletes the backupVS first, before the backupPod and the backupPVC",
+		Focus: specOverride, Evidence: "out of D6's order"},
 	{Name: "d7-count-from-restart", Item: "D7", Plants: "a restarted controller counts the prepare timeout from its own start, not from acceptedTimestamp",
 		Focus: specRestart, Evidence: "should have fired by", Slow: true},
 	{Name: "e1-failure-not-counted", Item: "E1", Plants: "a Failed DataUpload counts as a success: the Backup Completed",
