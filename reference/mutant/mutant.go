@@ -22,6 +22,7 @@ var active string
 // the package's test checks that the reference's Is calls name exactly these.
 var Names = []string{
 	"a4-two-keys-accepted",
+	"a6-default-name",
 	"a5-case-sensitive-keys",
 	"a5-type-mismatch-ignored",
 	"b1-default-entry",

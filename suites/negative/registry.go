@@ -52,6 +52,7 @@ const (
 	specRestoreSize     = "backupPVC restore-size:"
 	specTwoKeys         = "A4 two data keys"
 	specStringBoolean   = "A5 a string for a boolean"
+	specNoConfigMap     = "A6 no --node-agent-configmap"
 )
 
 // Mutants are the negative controls, at least one per spec item a conformance spec judges on the
@@ -63,6 +64,8 @@ var Mutants = []Mutant{
 		Focus: specCaseInsensitive, Evidence: "storageClassName"},
 	{Name: "a5-type-mismatch-ignored", Item: "A5", Plants: `"readOnly": "true" is read as false instead of refused`,
 		Focus: specStringBoolean, Evidence: "it did not exit on ConfigMap", Slow: true},
+	{Name: "a6-default-name", Item: "A6", Plants: "with no ConfigMap named, the node-agent reads one of the usual name (node-agent-config) in its namespace",
+		Focus: specNoConfigMap, Evidence: "storageClassName", Slow: true},
 	{Name: "b1-default-entry", Item: "B1", Plants: "a source class with no entry gets the first entry, as if there were a default",
 		Focus: specNoEntry, Evidence: "storageClassName"},
 	{Name: "b2-no-entry-read-only", Item: "B2", Plants: "no entry gives ReadOnlyMany",

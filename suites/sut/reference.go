@@ -72,7 +72,7 @@ func (r *Reference) Versions() map[string]string {
 // Properties: it checks the timeout every 250 ms; its backupPods run the harness's data mover,
 // which reads data only where a kubelet runs them and the lane has its image.
 func (r *Reference) Properties() Properties {
-	return Properties{TimeoutCheckInterval: referenceCheckInterval, DataMover: HarnessDataMover,
+	return Properties{TimeoutCheckInterval: referenceCheckInterval, DataMover: HarnessDataMover, OnHost: true,
 		DataPath: r.cfg.RealKubelet && r.cfg.BackupPodImage != ""}
 }
 
@@ -103,8 +103,8 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
 	args := []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", r.cfg.Namespace,
-		"--data-mover-prepare-timeout", r.cfg.PrepareTimeout.String(), "--prepare-check-interval", referenceCheckInterval.String(),
-		"--node-agent-configmap", r.cfg.NodeAgentConfigMap}
+		"--data-mover-prepare-timeout", r.cfg.PrepareTimeout.String(), "--prepare-check-interval", referenceCheckInterval.String()}
+	args = append(args, configMapFlag(r.cfg)...)
 	if r.cfg.BackupPodImage != "" {
 		args = append(args, "--backup-pod-image", r.cfg.BackupPodImage)
 	}

@@ -49,6 +49,10 @@ type Properties struct {
 	// Restores: its data mover uploads the volume's data to an object store, and a Velero Restore
 	// of the backup brings it back (the reference's data mover only reads).
 	Restores bool
+	// OnHost: it runs as processes on the harness's machine, so a second instance of it, in a
+	// Velero namespace of its own, costs a start-up and touches nothing of the cluster but that
+	// namespace (an installation in the cluster would be a second install).
+	OnHost bool
 }
 
 // DataMover is what runs in a backupPod.
@@ -86,7 +90,8 @@ type Config struct {
 	Lane       string `json:"lane"`
 	Kubeconfig string `json:"kubeconfig"`
 	// Namespace is the Velero namespace (the harness creates it and the ConfigMap in it).
-	Namespace          string        `json:"namespace"`
+	Namespace string `json:"namespace"`
+	// NodeAgentConfigMap names the node-agent ConfigMap in Namespace ("": none, A6).
 	NodeAgentConfigMap string        `json:"nodeAgentConfigMap"`
 	PrepareTimeout     time.Duration `json:"prepareTimeout"`
 	// RealKubelet: the lane runs pods for real (kind).
@@ -118,4 +123,13 @@ func New(cfg Config) (SUT, error) {
 		return newVelero(cfg)
 	}
 	return nil, fmt.Errorf("sut: unknown system under test %q (known: %s)", cfg.SUT, strings.Join(Names, ", "))
+}
+
+// configMapFlag is the node-agent's --node-agent-configmap for cfg: none when cfg names no
+// ConfigMap (A6: the node-agent then has no backupPVC configuration).
+func configMapFlag(cfg Config) []string {
+	if cfg.NodeAgentConfigMap == "" {
+		return nil
+	}
+	return []string{"--node-agent-configmap", cfg.NodeAgentConfigMap}
 }

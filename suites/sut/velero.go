@@ -139,7 +139,7 @@ func (v *Velero) Description() string {
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in the
 // backupPod, which on the local lane (kwok) never really runs (so nothing is there to restore).
 func (v *Velero) Properties() Properties {
-	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: false, Restores: true}
+	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: false, Restores: true, OnHost: true}
 }
 
 // Start brings Velero up: the object store, the objects velero install makes, the server and the
@@ -220,8 +220,8 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 	for i, n := range nodes.Items {
 		agentEnv := append(slices.Clone(env), "NODE_NAME="+n.Name)
 		a, err := v.spawn("velero-node-agent-"+n.Name, append([]string{v.bins["velero"], "node-agent", "server"}, append(common,
-			"--node-agent-configmap", v.cfg.NodeAgentConfigMap, "--data-mover-prepare-timeout", v.cfg.PrepareTimeout.String(),
-			"--metrics-address", fmt.Sprintf("127.0.0.1:%d", ports[2+i]))...), agentEnv)
+			append(configMapFlag(v.cfg), "--data-mover-prepare-timeout", v.cfg.PrepareTimeout.String(),
+				"--metrics-address", fmt.Sprintf("127.0.0.1:%d", ports[2+i]))...)...), agentEnv)
 		if err != nil {
 			return err
 		}

@@ -25,12 +25,13 @@ import (
 const veleroMemLimit = "2Gi"
 
 func installArgs(cfg Config, im veleroImages, s3URL, credFile string) []string {
-	return []string{"install", "--namespace", cfg.Namespace, "--image", im.Velero, "--plugins", im.Plugin,
+	args := []string{"install", "--namespace", cfg.Namespace, "--image", im.Velero, "--plugins", im.Plugin,
 		"--provider", "aws", "--bucket", veleroBucket, "--secret-file", credFile,
 		"--backup-location-config", fmt.Sprintf("region=%s,s3ForcePathStyle=true,s3Url=%s", s3Region, s3URL),
 		"--use-volume-snapshots=false", "--use-node-agent", "--features=EnableCSI",
-		"--node-agent-configmap", cfg.NodeAgentConfigMap, "--concurrent-backups", strconv.Itoa(veleroConcurrentBackups), "--velero-pod-mem-limit", veleroMemLimit,
+		"--concurrent-backups", strconv.Itoa(veleroConcurrentBackups), "--velero-pod-mem-limit", veleroMemLimit,
 		"--dry-run", "-o", "json"}
+	return append(args, configMapFlag(cfg)...)
 }
 
 // veleroInstall runs Velero's own velero install with --dry-run -o json and returns what it would

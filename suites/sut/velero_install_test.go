@@ -67,3 +67,14 @@ func TestInstallArgsCarryTheRun(t *testing.T) {
 		}
 	}
 }
+
+// A6: with no ConfigMap named, the node-agent gets no --node-agent-configmap at all.
+func TestNoConfigMapNoFlag(t *testing.T) {
+	args := strings.Join(installArgs(Config{Namespace: "bpvc-velero-x"}, veleroImages{Velero: "v:1", Plugin: "p:1"}, "http://10.96.0.9:9000", "/w/cred"), " ")
+	if strings.Contains(args, "--node-agent-configmap") {
+		t.Errorf("velero install args %q name a ConfigMap", args)
+	}
+	if got := configMapFlag(Config{NodeAgentConfigMap: "cm"}); strings.Join(got, " ") != "--node-agent-configmap cm" {
+		t.Errorf("configMapFlag = %v", got)
+	}
+}
