@@ -298,14 +298,27 @@ func (s *Setup) Finish(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// TearDown stops the system under test, removes any namespace of the run the specs left behind
+// TearDown deletes the run's DataUploads and waits for the system under test to let them go,
+// stops it, releases any it still held (so the Velero namespace can go), removes any namespace of the run the specs left behind
 // (and fails, naming them: each spec removes its own), deletes what SetUp made, and takes the lane
 // down.
 func (s *Setup) TearDown(ctx context.Context) error {
 	var errs []error
+	if s.SUT != nil && s.c != nil {
+		if err := drainDataUploads(ctx, s.c, s.Shared.VeleroNS, 2*time.Minute); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.SUT != nil {
 		if err := s.SUT.Stop(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if s.c != nil {
+		if released, err := releaseDataUploads(ctx, s.c, s.Shared.VeleroNS); err != nil {
+			errs = append(errs, fmt.Errorf("releasing the run's DataUploads: %w", err))
+		} else if len(released) > 0 {
+			errs = append(errs, fmt.Errorf("DataUploads the stopped system under test still held, their finalizers removed: %s", strings.Join(released, ", ")))
 		}
 	}
 	if s.Lane != nil && s.Lane.RESTConfig() != nil {

@@ -49,6 +49,11 @@ var needed = []authv1.ResourceAttributes{
 	{Verb: "create", Group: "velero.io", Resource: "backups"},
 	{Verb: "create", Group: "velero.io", Resource: "restores"},
 	{Verb: "watch", Group: "velero.io", Resource: "datauploads"},
+	// The end of a run: its DataUploads deleted, and released if the stopped system held any.
+	{Verb: "delete", Group: "velero.io", Resource: "datauploads"},
+	{Verb: "patch", Group: "velero.io", Resource: "datauploads"},
+	// The Observer watches the copies of secrets and configmaps (B10).
+	{Verb: "watch", Resource: "secrets"},
 }
 
 func needsAccess(p *profile.Profile) []authv1.ResourceAttributes {
