@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
 // A DataUpload carries its system's finalizer until that system ends it. A run that ends with
@@ -68,4 +71,16 @@ func releaseDataUploads(ctx context.Context, c client.Client, ns string) ([]stri
 		released = append(released, du.Name)
 	}
 	return released, nil
+}
+
+// stopDraining stops the system under test s of the Velero namespace ns the way a run must: its
+// DataUploads drained while it runs, then it stopped, then any it still held released and named.
+func stopDraining(ctx context.Context, c client.Client, ns string, s sut.SUT) error {
+	errs := []error{drainDataUploads(ctx, c, ns, 2*time.Minute), s.Stop(ctx)}
+	if released, err := releaseDataUploads(ctx, c, ns); err != nil {
+		errs = append(errs, fmt.Errorf("releasing the run's DataUploads: %w", err))
+	} else if len(released) > 0 {
+		errs = append(errs, fmt.Errorf("DataUploads the stopped system under test still held, their finalizers removed: %s", strings.Join(released, ", ")))
+	}
+	return errors.Join(errs...)
 }

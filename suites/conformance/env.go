@@ -304,21 +304,14 @@ func (s *Setup) Finish(ctx context.Context) error {
 // down.
 func (s *Setup) TearDown(ctx context.Context) error {
 	var errs []error
-	if s.SUT != nil && s.c != nil {
-		if err := drainDataUploads(ctx, s.c, s.Shared.VeleroNS, 2*time.Minute); err != nil {
+	switch {
+	case s.SUT != nil && s.c != nil:
+		if err := stopDraining(ctx, s.c, s.Shared.VeleroNS, s.SUT); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if s.SUT != nil {
+	case s.SUT != nil:
 		if err := s.SUT.Stop(ctx); err != nil {
 			errs = append(errs, err)
-		}
-	}
-	if s.c != nil {
-		if released, err := releaseDataUploads(ctx, s.c, s.Shared.VeleroNS); err != nil {
-			errs = append(errs, fmt.Errorf("releasing the run's DataUploads: %w", err))
-		} else if len(released) > 0 {
-			errs = append(errs, fmt.Errorf("DataUploads the stopped system under test still held, their finalizers removed: %s", strings.Join(released, ", ")))
 		}
 	}
 	if s.Lane != nil && s.Lane.RESTConfig() != nil {

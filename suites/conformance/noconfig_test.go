@@ -47,7 +47,9 @@ var _ = Describe("node-agent with no ConfigMap", Label("config", "noConfigMap"),
 		second, err := sut.New(cfg)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(second.Start(ctx)).To(Succeed(), "starting %s with no ConfigMap in %s", second.Name(), ns)
-		DeferCleanup(func(ctx context.Context) { Expect(second.Stop(ctx)).To(Succeed()) })
+		DeferCleanup(func(ctx context.Context) {
+			Expect(stopDraining(ctx, res.GetControllerRuntimeClient(), ns, second)).To(Succeed())
+		})
 		observing, stop := context.WithCancel(context.Background())
 		DeferCleanup(stop)
 		obs, err := Observe(observing, res.GetConfig(), ns)
