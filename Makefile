@@ -173,27 +173,37 @@ lint:
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yaml
 
 ## bench: numbers, not verdicts: the emulator's Go benchmark, then the lane-level measurements
-## (time to verdict; exposer scale at BENCH_SCALE concurrent backups; the page's storage scenarios;
-## Velero's own exposer side by side with the reference's, SIDEBYSIDE_N at once) into $(ARTIFACTS)/bench.
-## Every step fails the target when it fails (pipefail on each piped line; a failed make e2e still
-## gets its verdict table written, then fails the target, pointing to its log)
+## (time to verdict; exposer scale at BENCH_SCALE concurrent backups for each of BENCH_SYSTEMS, the
+## reference and the real Velero, with each stage's time, each program's CPU and memory and each
+## one's API requests from the API server's audit log; the page's storage scenarios; Velero's
+## exposer as a library side by side with the reference's, at each of SIDEBYSIDE_N) into
+## $(ARTIFACTS)/bench. Every step fails the target when it fails (pipefail on each piped line; a
+## failed make e2e still gets its verdict table written, then fails the target, pointing to its
+## log; a scale step with a DataUpload never Prepared fails). About 26 minutes warm on 2 cores.
 BENCH_SCALE ?= 1,10,50,200
-SIDEBYSIDE_N ?= 10
-bench: tools
+BENCH_SYSTEMS ?= reference,velero
+SIDEBYSIDE_N ?= 10,50,200
+bench: tools tools-velero
 	mkdir -p $(ARTIFACTS)/bench
 	set -o pipefail; $(GO) test -run XXX -bench . -benchtime 5x -count 3 ./drivers/emulator/ | tee $(ARTIFACTS)/bench/go-bench.txt
 	set -o pipefail; start=$$(date +%s%N); $(MAKE) e2e ARTIFACTS=$(ARTIFACTS)/bench/e2e > $(ARTIFACTS)/bench/e2e.log 2>&1; e2e=$$?; end=$$(date +%s%N); \
 	$(GO) run ./suites/cmd/bench --verdict-junit $(ARTIFACTS)/bench/e2e/junit.xml --verdict-wall $$(( (end - start) / 1000000 ))ms | tee $(ARTIFACTS)/bench/verdict.md || exit; \
 	if [ $$e2e -ne 0 ]; then echo "make bench: make e2e failed (exit $$e2e): $(ARTIFACTS)/bench/e2e.log" >&2; exit $$e2e; fi
-	$(GO) run ./suites/cmd/bench --scale $(BENCH_SCALE) --artifacts $(ARTIFACTS)/bench
+	$(GO) run ./suites/cmd/bench --systems $(BENCH_SYSTEMS) --scale $(BENCH_SCALE) --artifacts $(ARTIFACTS)/bench
 	set -o pipefail; cd suites/bench/sidebyside && $(GO) run . -n $(SIDEBYSIDE_N) --artifacts $(ARTIFACTS)/bench | tee $(ARTIFACTS)/bench/sidebyside.md
 
-## bench-smoke: the side-by-side module (its own go.mod, outside go vet ./...) vetted, built and run
-## for one snapshot per exposer on a throwaway local lane (about 45 s warm); fails when the run fails
-## or its table lacks a measured row for either exposer. Part of make test.
+## bench-smoke: make bench's two lane-level commands for one backup each, so that neither can stop
+## working unnoticed: the scale step for the reference and the real Velero (no storage scenarios),
+## then the side-by-side module (its own go.mod, outside go vet ./...) vetted, built and run for one
+## snapshot per exposer, each on a throwaway local lane (about 2 minutes warm); fails when a run
+## fails or a table lacks a measured row for either system. Part of make test.
 .PHONY: bench-smoke
-bench-smoke: tools
+bench-smoke: tools tools-velero
 	@set -o pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; start=$$(date +%s); \
+	echo "bench-smoke: the scale step for N=1, reference and velero (in $$tmp/scale)"; \
+	$(GO) run ./suites/cmd/bench --systems reference,velero --scale 1 --no-scenarios --artifacts "$$tmp/scale" > "$$tmp/scale.md" && \
+	grep '^| reference | 1 | [0-9]' "$$tmp/scale.md" && grep '^| velero | 1 | [0-9]' "$$tmp/scale.md" || \
+	{ echo "make bench-smoke: the scale step failed or its table lacks a row (see above)" >&2; exit 1; }; \
 	echo "bench-smoke: go vet, go build and a run with -n 1 of suites/bench/sidebyside (in $$tmp)"; cd suites/bench/sidebyside && \
 	$(GO) vet . && $(GO) build -o "$$tmp/sidebyside" . && "$$tmp/sidebyside" -n 1 --artifacts "$$tmp" | tee "$$tmp/sidebyside.md" && \
 	grep -q '^| velero | [0-9]' "$$tmp/sidebyside.md" && grep -q '^| reference | [0-9]' "$$tmp/sidebyside.md" || \

@@ -67,7 +67,6 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.NodeName, "node-name", envOr("NODE_NAME", o.NodeName), "recorded as the DataUpload's acceptedByNode")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `controller metrics address ("0" disables)`)
 	logFormat := fs.String("log-format", "json", "json or text")
-	fs.StringVar(&o.RequestStatsFile, "request-stats-file", "", "write API request counts here every half second (for benchmarks)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2

@@ -1,12 +1,15 @@
 package controller
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/backuppvc-conformance/harness/reference/config"
 )
@@ -264,4 +267,49 @@ func TestDataUploadCancelAndForeign(t *testing.T) {
 			t.Errorf("left behind: %v", left)
 		}
 	})
+}
+
+// The backupPod's own reconcile makes its DataUpload Prepared once the pod runs (not waiting for the
+// DataUpload's queue), and leaves every other case to the DataUpload's reconcile.
+func TestPodReconcilerMarksPrepared(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    corev1.PodStatus
+		cancel    bool
+		wantPhase velerov2alpha1.DataUploadPhase
+	}{
+		{name: "running pod: Prepared", status: corev1.PodStatus{Phase: corev1.PodRunning}, wantPhase: velerov2alpha1.DataUploadPhasePrepared},
+		{name: "pending pod: still Accepted", status: corev1.PodStatus{Phase: corev1.PodPending}, wantPhase: velerov2alpha1.DataUploadPhaseAccepted},
+		{name: "failed pod: left to the DataUpload's reconcile", status: corev1.PodStatus{Phase: corev1.PodFailed}, wantPhase: velerov2alpha1.DataUploadPhaseAccepted},
+		{name: "canceled DataUpload: left to its reconcile", status: corev1.PodStatus{Phase: corev1.PodRunning}, cancel: true, wantPhase: velerov2alpha1.DataUploadPhaseAccepted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := accepted(t, nil)
+			h.bindBackupPVC(duName)
+			h.setPod(duName, tc.status)
+			if tc.cancel {
+				du := h.du(duName)
+				du.Spec.Cancel = true
+				if err := h.c.Update(context.Background(), du); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := (PodReconciler{h.r}).Reconcile(context.Background(), reconcile.Request{NamespacedName: keyOf(duName)}); err != nil {
+				t.Fatal(err)
+			}
+			du := h.du(duName)
+			if du.Status.Phase != tc.wantPhase {
+				t.Fatalf("phase %s, want %s", du.Status.Phase, tc.wantPhase)
+			}
+			if tc.wantPhase == velerov2alpha1.DataUploadPhasePrepared && du.Status.Node != "node-b" {
+				t.Errorf("node %q, want the pod's", du.Status.Node)
+			}
+		})
+	}
+	// A pod no DataUpload owns is not ours.
+	h := newDUHarness(t, nil, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "other"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+	if _, err := (PodReconciler{h.r}).Reconcile(context.Background(), reconcile.Request{NamespacedName: keyOf("other")}); err != nil {
+		t.Errorf("a pod without a DataUpload owner: %v", err)
+	}
 }

@@ -22,7 +22,8 @@ type Option func(*Exposer)
 // WithLogger sets the logger (default: discard).
 func WithLogger(l logr.Logger) Option { return func(e *Exposer) { e.log = l } }
 
-// WithPollInterval sets how often waits look at the cluster (default 250ms).
+// WithPollInterval sets how soon a wait looks at the cluster again at first (default 250ms); the
+// interval grows by half each time, up to eight times this (pollUntil).
 func WithPollInterval(d time.Duration) Option { return func(e *Exposer) { e.poll = d } }
 
 // New returns an Exposer working through c.

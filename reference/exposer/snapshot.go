@@ -68,7 +68,7 @@ func buildBackupVSC(owner corev1.ObjectReference, original *snapshotv1.VolumeSna
 func (e *Exposer) waitSnapshotReady(ctx context.Context, namespace, name string, timeout time.Duration) (*snapshotv1.VolumeSnapshot, error) {
 	vs := &snapshotv1.VolumeSnapshot{}
 	var last error
-	err := wait.PollUntilContextTimeout(ctx, e.poll, timeout, true, func(ctx context.Context) (bool, error) {
+	err := e.pollUntil(ctx, timeout, func(ctx context.Context) (bool, error) {
 		if err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, vs); err != nil {
 			if apierrors.IsNotFound(err) {
 				return false, fmt.Errorf("volume snapshot %s/%s not found", namespace, name)
@@ -127,7 +127,7 @@ func (e *Exposer) deleteAndWait(ctx context.Context, obj client.Object, timeout 
 // waitGone waits until obj no longer exists, bounded by timeout.
 func (e *Exposer) waitGone(ctx context.Context, obj client.Object, timeout time.Duration) error {
 	k := client.ObjectKeyFromObject(obj)
-	err := wait.PollUntilContextTimeout(ctx, e.poll, timeout, true, func(ctx context.Context) (bool, error) {
+	err := e.pollUntil(ctx, timeout, func(ctx context.Context) (bool, error) {
 		err := e.client.Get(ctx, k, obj)
 		if apierrors.IsNotFound(err) {
 			return true, nil

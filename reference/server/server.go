@@ -41,8 +41,6 @@ type Options struct {
 	Log         logr.Logger
 	// Clock is for tests; nil means the real clock.
 	Clock clock.PassiveClock
-	// RequestStatsFile, when set, receives the API request counts (for make bench).
-	RequestStatsFile string
 }
 
 // DefaultImage is the backupPod image Velero v1.18.3's exposer takes from its node-agent
@@ -93,10 +91,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
-	}
-	if o.RequestStatsFile != "" {
-		cfg = rest.CopyConfig(cfg)
-		countRequests(ctx, cfg, o.RequestStatsFile)
 	}
 	scheme := controller.Scheme()
 	direct, err := client.New(cfg, client.Options{Scheme: scheme})

@@ -3,10 +3,11 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/go-logr/logr"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
-	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,7 +28,6 @@ import (
 	"github.com/backuppvc-conformance/harness/drivers/emulator"
 	"github.com/backuppvc-conformance/harness/drivers/profile"
 	"github.com/backuppvc-conformance/harness/reference/controller"
-	"github.com/backuppvc-conformance/harness/reference/server"
 	"github.com/backuppvc-conformance/harness/suites/lane"
 	"github.com/backuppvc-conformance/harness/suites/lane/local"
 	"github.com/backuppvc-conformance/harness/suites/sut"
@@ -36,24 +35,41 @@ import (
 
 // Options chooses what to measure.
 type Options struct {
-	Scale     []int // concurrent backups per scale step
-	Artifacts string
-	Profile   *profile.Profile
-	Log       logr.Logger
+	// Systems are the systems under test the scale steps measure, one after the other on the
+	// same lane (sut.Names); the page's scenarios run on the first.
+	Systems []string
+	Scale   []int // concurrent backups per scale step
+	// NoScenarios leaves out the page's scenarios (the smoke run).
+	NoScenarios bool
+	Artifacts   string
+	Profile     *profile.Profile
+	Log         logr.Logger
 }
 
 // Batch is one measured group of backups started at once.
 type Batch struct {
-	Name            string           `json:"name"`
-	Backups         int              `json:"backups"`
-	SizeGiB         int              `json:"sizeGiB"`
-	Latencies       []time.Duration  `json:"acceptedToPrepared"`
-	Wall            time.Duration    `json:"wall"`
-	RequestsPerDU   float64          `json:"requestsPerDataUpload"`
-	Requests        map[string]int64 `json:"requests"`
-	PeakRSSBytes    int64            `json:"peakRSSBytes"`
+	Name    string `json:"name"`
+	System  string `json:"system"`
+	Backups int    `json:"backups"`
+	SizeGiB int    `json:"sizeGiB"`
+	// Latencies are the prepared DataUploads' Accepted→Prepared times; EndToEnd their
+	// created→Prepared times (a system may keep a DataUpload New, unaccepted, while it is busy).
+	Latencies []time.Duration `json:"acceptedToPrepared"`
+	EndToEnd  []time.Duration `json:"createdToPrepared"`
+	// Wall runs from the first Backup's creation to the last DataUpload's Prepared.
+	Wall time.Duration `json:"wall"`
+	// CreationSpread runs from the first Backup's creation to the last DataUpload's: how much
+	// of "at once" the system's backup side keeps.
+	CreationSpread time.Duration     `json:"creationSpread"`
+	DataUploads    []DataUploadTimes `json:"dataUploads"`
+	// Requests are every component's API requests during the batch (the API server's audit log),
+	// by user agent program.
+	Requests map[string]*Requests `json:"requests"`
+	// Usage is every lane and system process's CPU and memory, by program.
+	Usage           map[string]Usage `json:"usage"`
 	PeakCapacityGiB float64          `json:"peakBackupCapacityGiB"`
-	Failed          int              `json:"failed"`
+	// NotPrepared counts the DataUploads that ended, or were never made, without being Prepared.
+	NotPrepared int `json:"notPrepared"`
 }
 
 // Percentile returns the p-th percentile (nearest rank) of the batch's latencies.
@@ -68,6 +84,70 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	i := int(p/100*float64(len(s))+0.5) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// StageDurations are, for each stage after the first, the time each DataUpload took from the
+// stage before it (a stage seen before its predecessor, the watches' order, counts as 0).
+func (b Batch) StageDurations() [numStages][]time.Duration {
+	var out [numStages][]time.Duration
+	for _, d := range b.DataUploads {
+		for s := StageAccepted; s < numStages; s++ {
+			if d.reached(s) && d.reached(s-1) {
+				out[s] = append(out[s], max(0, d.At[s]-d.At[s-1]))
+			}
+		}
+	}
+	return out
+}
+
+// SystemUsage sums the usage of the system under test's own programs.
+func (b Batch) SystemUsage() Usage {
+	var u Usage
+	for name, pu := range b.Usage {
+		if ownProgram(b.System, name) {
+			u.CPUSeconds += pu.CPUSeconds
+			u.PeakRSSBytes += pu.PeakRSSBytes
+			u.Processes += pu.Processes
+		}
+	}
+	return u
+}
+
+// ownProgram says whether the program belongs to the system under test: the reference is one
+// program; Velero is its server, node-agents, plugins and the object store it writes to.
+func ownProgram(system, program string) bool {
+	if system == "velero" {
+		return strings.HasPrefix(program, "velero") || program == "versitygw"
+	}
+	return program == "backuppvc-reference"
+}
+
+// agentsOf are the user agent programs under which the system's requests reach the API server:
+// Velero's server, node-agents and plugins each name themselves.
+func agentsOf(system string) []string {
+	if system == "velero" {
+		return []string{"velero-server", "node-agent-server", "velero"}
+	}
+	return []string{"backuppvc-reference"}
+}
+
+// SystemRequests counts the system under test's own requests during the batch.
+func (b Batch) SystemRequests() int64 {
+	var n int64
+	for _, a := range agentsOf(b.System) {
+		if r := b.Requests[a]; r != nil {
+			n += r.Total
+		}
+	}
+	return n
+}
+
+// RequestsPerDU is the system under test's requests per DataUpload.
+func (b Batch) RequestsPerDU() float64 {
+	if b.Backups == 0 {
+		return 0
+	}
+	return float64(b.SystemRequests()) / float64(b.Backups)
 }
 
 type runner struct {
@@ -94,7 +174,10 @@ func aliases(p *profile.Profile) map[string]string {
 
 // Run brings the local lane up, measures, and takes it down.
 func Run(ctx context.Context, o Options) ([]Batch, map[string]string, error) {
-	l, err := local.Up(ctx, local.Options{Name: "bench", Profile: o.Profile, ArtifactsDir: o.Artifacts, Log: o.Log})
+	if len(o.Systems) == 0 {
+		o.Systems = []string{"reference"}
+	}
+	l, err := local.Up(ctx, local.Options{Name: "bench", Profile: o.Profile, ArtifactsDir: o.Artifacts, AuditLog: true, Log: o.Log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,31 +190,36 @@ func Run(ctx context.Context, o Options) ([]Batch, map[string]string, error) {
 	if err := r.setUp(ctx); err != nil {
 		return nil, nil, err
 	}
+	versions := maps.Clone(l.Versions())
 	var out []Batch
-	for _, n := range o.Scale {
-		b, err := r.batch(ctx, fmt.Sprintf("scale N=%d", n), "bench-scale", n, 1)
-		if err != nil {
-			return out, l.Versions(), err
-		}
-		out = append(out, b)
-	}
-	for _, gib := range []int{1, 10} {
-		for _, alias := range []string{"bench-slow-rox", "bench-slow-rwo"} {
-			b, err := r.batch(ctx, fmt.Sprintf("%s %dGiB", alias, gib), alias, 1, gib)
-			if err != nil {
-				return out, l.Versions(), err
-			}
+	for _, system := range o.Systems {
+		for _, n := range o.Scale {
+			b, err := r.batch(ctx, system, fmt.Sprintf("scale N=%d", n), "bench-scale", n, 1, untilPrepared)
 			out = append(out, b)
+			if err != nil {
+				return out, versions, err
+			}
 		}
 	}
-	for _, alias := range []string{"bench-cap-src", "bench-cap-bkp"} {
-		b, err := r.batch(ctx, alias+" 10x1GiB", alias, 10, 1)
-		if err != nil {
-			return out, l.Versions(), err
+	if !o.NoScenarios {
+		for _, gib := range []int{1, 10} {
+			for _, alias := range []string{"bench-slow-rox", "bench-slow-rwo"} {
+				b, err := r.batch(ctx, o.Systems[0], fmt.Sprintf("%s %dGiB", alias, gib), alias, 1, gib, untilPrepared)
+				out = append(out, b)
+				if err != nil {
+					return out, versions, err
+				}
+			}
 		}
-		out = append(out, b)
+		for _, alias := range []string{"bench-cap-src", "bench-cap-bkp"} {
+			b, err := r.batch(ctx, o.Systems[0], alias+" 10x1GiB", alias, 10, 1, untilEnded)
+			out = append(out, b)
+			if err != nil {
+				return out, versions, err
+			}
+		}
 	}
-	return out, l.Versions(), nil
+	return out, versions, nil
 }
 
 func (r *runner) setUp(ctx context.Context) error {
@@ -153,32 +241,203 @@ func (r *runner) setUp(ctx context.Context) error {
 		Data: map[string]string{"config.json": `{"backupPVC": {` + strings.Join(entries, ", ") + `}}`}})
 }
 
-// batch backs up n PVCs of the alias class at once, each of size GiB, with a fresh reference
-// process (so its peak RSS is this batch's).
-func (r *runner) batch(ctx context.Context, name, alias string, n, gib int) (Batch, error) {
-	b := Batch{Name: name, Backups: n, SizeGiB: gib}
+// start starts a fresh instance of the system for one batch (so that its processes' peak RSS is
+// the batch's), with its defaults but a prepare timeout no batch reaches.
+func (r *runner) start(ctx context.Context, system, tag string) (sut.SUT, error) {
+	s, err := sut.New(sut.Config{SUT: system, Lane: "local", Kubeconfig: r.l.Kubeconfig(), Namespace: r.veleroNS,
+		NodeAgentConfigMap: "node-agent-config", PrepareTimeout: 10 * time.Minute,
+		WorkDir: filepath.Join(r.binDir, system+"-"+tag), LogDir: filepath.Join(r.o.Artifacts, system+"-"+tag)})
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Start(ctx)
+}
+
+// batch backs up n PVCs of the alias class at once, each of size GiB, with a fresh instance of
+// the system, and measures until every DataUpload is Prepared or has ended.
+// batchEnd says when a batch's measurement is over.
+type batchEnd bool
+
+const (
+	// untilPrepared: every DataUpload Prepared (or ended): the data path after it, simulated on
+	// this lane, is not what is measured.
+	untilPrepared batchEnd = false
+	// untilEnded: every Backup ended, the capacity sampled all along (the capacity scenarios).
+	untilEnded batchEnd = true
+)
+
+func (r *runner) batch(ctx context.Context, system, name, alias string, n, gib int, end batchEnd) (b Batch, err error) {
+	b = Batch{Name: name, System: system, Backups: n, SizeGiB: gib}
 	r.seq++
 	tag := fmt.Sprintf("b%02d", r.seq)
-	stats := filepath.Join(r.o.Artifacts, "requests-"+tag+".json")
-	ref := sut.NewReference(sut.Config{Kubeconfig: r.l.Kubeconfig(), Namespace: r.veleroNS, NodeAgentConfigMap: "node-agent-config",
-		PrepareTimeout: 10 * time.Minute, WorkDir: filepath.Join(r.binDir, tag), LogDir: filepath.Join(r.o.Artifacts, "reference-"+tag)},
-		"--request-stats-file", stats, "--workers", "20")
-	if err := ref.Start(ctx); err != nil {
+	s, err := r.start(ctx, system, tag)
+	if err != nil {
 		return b, err
 	}
-	defer func() { _ = ref.Stop(context.Background()) }()
+	// The system lets go of the batch's DataUploads (cancelling those past Prepared) before it
+	// stops, so that the next instance finds none to carry on.
+	defer func() {
+		err = errors.Join(err, sut.StopDraining(context.Background(), r.c, r.veleroNS, s, max(2*time.Minute, time.Duration(n)*2*time.Second)))
+	}()
 
+	namespaces, err := r.sources(ctx, name, alias, tag, n, gib)
+	if err != nil {
+		return b, err
+	}
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	clock, err := watchStages(watchCtx, r.l.RESTConfig(), r.veleroNS)
+	if err != nil {
+		return b, err
+	}
+	if err := r.backupVolumesGone(ctx); err != nil {
+		return b, err
+	}
+	baseline, _ := r.usedBytes(ctx)
+	var peak int64
+	var sampled sync.WaitGroup
+	sampled.Go(func() {
+		_ = wait.PollUntilContextCancel(watchCtx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			if u, err := r.usedBytes(ctx); err == nil {
+				peak = max(peak, u-baseline)
+			}
+			return false, nil
+		})
+	})
+	mark, err := markAudit(r.l.AuditLogPath())
+	if err != nil {
+		return b, err
+	}
+	procDirs := []string{r.l.Dir(), filepath.Join(r.binDir, system+"-"+tag)}
+	before := sampleProcesses(procDirs...)
+
+	start := time.Now()
+	ours := map[string]bool{}
+	for _, ns := range namespaces {
+		backup := "bk-" + ns
+		ours[backup] = true
+		if err := r.c.Create(ctx, &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: r.veleroNS, Name: backup},
+			Spec: velerov1.BackupSpec{IncludedNamespaces: []string{ns}, SnapshotMoveData: ptr.To(true), CSISnapshotTimeout: metav1.Duration{Duration: 5 * time.Minute}}}); err != nil {
+			return b, err
+		}
+	}
+	r.o.Log.Info("batch started", "system", system, "name", name, "backups", n)
+	phases := map[velerov1.BackupPhase]int{}
+	// Until every Backup's DataUpload is Prepared, or ended, or the Backup ended without one (or,
+	// untilEnded, every Backup ended).
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 15*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list := &velerov1.BackupList{}
+		if r.c.List(ctx, list, client.InNamespace(r.veleroNS)) != nil {
+			return false, nil
+		}
+		clear(phases)
+		settled, done := clock.settled(ours), 0
+		for _, bk := range list.Items {
+			if !ours[bk.Name] {
+				continue
+			}
+			phases[bk.Status.Phase]++
+			switch bk.Status.Phase {
+			case velerov1.BackupPhaseCompleted, velerov1.BackupPhasePartiallyFailed, velerov1.BackupPhaseFailed, velerov1.BackupPhaseFailedValidation:
+				done++
+			default:
+				if settled[bk.Name] && end == untilPrepared {
+					done++
+				}
+			}
+		}
+		return done == n, nil
+	})
+	after := sampleProcesses(procDirs...)
+	endMark, merr := markAudit(r.l.AuditLogPath())
+	stopWatching()
+	sampled.Wait()
+	b.DataUploads = clock.of(ours, start)
+	b.summarize(n)
+	if err != nil {
+		return b, fmt.Errorf("bench %s %s: the DataUploads were not all Prepared or ended within 15 minutes (Backups %v, %d DataUploads seen): %w", system, name, phases, len(b.DataUploads), err)
+	}
+	if merr != nil {
+		return b, merr
+	}
+	if b.NotPrepared > 0 {
+		return b, fmt.Errorf("bench %s %s: %d of %d DataUploads were never Prepared (Backups %v): every batch's backups must be, or its numbers mean nothing", system, name, b.NotPrepared, n, phases)
+	}
+	b.Usage = usageBetween(before, after)
+	b.PeakCapacityGiB = float64(peak) / (1 << 30)
+	if b.Requests, err = countRequests(r.l.AuditLogPath(), mark, endMark); err != nil {
+		return b, err
+	}
+	if b.SystemRequests() == 0 {
+		return b, fmt.Errorf("bench %s %s: the audit log holds no request of the system's user agents (%s) during the batch", system, name, strings.Join(agentsOf(system), ", "))
+	}
+	for _, ns := range namespaces {
+		_ = r.c.Delete(ctx, &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: r.veleroNS, Name: "bk-" + ns}})
+		_ = r.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	r.o.Log.Info("batch measured", "system", system, "name", name, "wall", b.Wall.String(), "p50", b.Percentile(50).String(),
+		"p99", b.Percentile(99).String(), "notPrepared", b.NotPrepared, "requestsPerDU", b.RequestsPerDU())
+	return b, nil
+}
+
+// summarize derives the latencies, wall, creation spread and count of the unprepared from the
+// DataUploads' times; n Backups each make one DataUpload.
+func (b *Batch) summarize(n int) {
+	b.Latencies, b.EndToEnd = nil, nil
+	prepared := 0
+	for _, d := range b.DataUploads {
+		b.CreationSpread = max(b.CreationSpread, d.At[StageCreated])
+		if d.reached(StagePrepared) {
+			prepared++
+			b.Wall = max(b.Wall, d.At[StagePrepared])
+			if d.reached(StageAccepted) {
+				b.Latencies = append(b.Latencies, d.At[StagePrepared]-d.At[StageAccepted])
+			}
+			if d.reached(StageCreated) {
+				b.EndToEnd = append(b.EndToEnd, d.At[StagePrepared]-d.At[StageCreated])
+			}
+		}
+	}
+	b.NotPrepared = n - prepared
+}
+
+// backupVolumesGone waits until no PersistentVolume of a backupPVC (a claim in the Velero
+// namespace) is left from an earlier batch (the provisioner deletes them a moment after their
+// claims go), so that one batch's volumes neither load the next nor count in its capacity baseline.
+func (r *runner) backupVolumesGone(ctx context.Context) error {
+	var left []string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pvs := &corev1.PersistentVolumeList{}
+		if err := r.c.List(ctx, pvs); err != nil {
+			return false, nil
+		}
+		left = left[:0]
+		for _, pv := range pvs.Items {
+			if pv.Spec.ClaimRef != nil && pv.Spec.ClaimRef.Namespace == r.veleroNS {
+				left = append(left, fmt.Sprintf("%s (%s)", pv.Name, pv.Status.Phase))
+			}
+		}
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("bench: the earlier batches' backup volumes were not all deleted within 2 minutes: %s", strings.Join(left, ", "))
+	}
+	return nil
+}
+
+// sources makes n namespaces with a bound PVC of the alias class each.
+func (r *runner) sources(ctx context.Context, name, alias, tag string, n, gib int) ([]string, error) {
 	var namespaces []string
 	for i := range n {
 		ns := fmt.Sprintf("%s-%s-%d", alias, tag, i)
 		namespaces = append(namespaces, ns)
 		if err := r.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return b, err
+			return nil, err
 		}
 		if err := r.c.Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data"},
 			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(alias), AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(strconv.Itoa(gib) + "Gi")}}}}); err != nil {
-			return b, err
+			return nil, err
 		}
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -190,111 +449,9 @@ func (r *runner) batch(ctx context.Context, name, alias string, n, gib int) (Bat
 		}
 		return true, nil
 	}); err != nil {
-		return b, fmt.Errorf("bench %s: source PVCs not bound: %w", name, err)
+		return nil, fmt.Errorf("bench %s: source PVCs not bound: %w", name, err)
 	}
-	time.Sleep(time.Second) // a settled request count and capacity before the batch
-	before, err := readStats(stats)
-	if err != nil {
-		return b, err
-	}
-	baseline, _ := r.usedBytes(ctx)
-
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	var peak int64
-	var sampled sync.WaitGroup
-	sampled.Go(func() {
-		_ = wait.PollUntilContextCancel(sampleCtx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			if u, err := r.usedBytes(ctx); err == nil {
-				peak = max(peak, u-baseline)
-			}
-			return false, nil
-		})
-	})
-	start := time.Now()
-	backups := make([]string, n)
-	ours := map[string]bool{}
-	for i, ns := range namespaces {
-		backups[i] = "bk-" + ns
-		ours[backups[i]] = true
-		if err := r.c.Create(ctx, &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: r.veleroNS, Name: backups[i]},
-			Spec: velerov1.BackupSpec{IncludedNamespaces: []string{ns}, SnapshotMoveData: ptr.To(true), CSISnapshotTimeout: metav1.Duration{Duration: 5 * time.Minute}}}); err != nil {
-			stopSampling()
-			return b, err
-		}
-	}
-	accepted, prepared := map[string]time.Time{}, map[string]time.Time{}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Minute, true, func(ctx context.Context) (bool, error) {
-		list := &velerov2alpha1.DataUploadList{}
-		if r.c.List(ctx, list, client.InNamespace(r.veleroNS)) != nil {
-			return false, nil
-		}
-		now, final := time.Now(), 0
-		for _, du := range list.Items {
-			if !ours[du.Labels[velerov1.BackupNameLabel]] {
-				continue
-			}
-			switch du.Status.Phase {
-			case "", velerov2alpha1.DataUploadPhaseNew:
-			case velerov2alpha1.DataUploadPhaseAccepted:
-				if _, ok := accepted[du.Name]; !ok {
-					accepted[du.Name] = now
-				}
-			default:
-				if _, ok := accepted[du.Name]; !ok {
-					accepted[du.Name] = now
-				}
-				if _, ok := prepared[du.Name]; !ok {
-					prepared[du.Name] = now
-				}
-			}
-			switch du.Status.Phase {
-			case velerov2alpha1.DataUploadPhaseCompleted:
-				final++
-			case velerov2alpha1.DataUploadPhaseFailed, velerov2alpha1.DataUploadPhaseCanceled:
-				final++
-				b.Failed++
-			}
-		}
-		return final == n, nil
-	})
-	b.Wall = time.Since(start)
-	stopSampling()
-	sampled.Wait()
-	if err != nil {
-		return b, fmt.Errorf("bench %s: DataUploads did not all end: %w", name, err)
-	}
-	for du, p := range prepared {
-		b.Latencies = append(b.Latencies, p.Sub(accepted[du]))
-	}
-	time.Sleep(time.Second) // the last counts reach the stats file
-	after, err := readStats(stats)
-	if err != nil {
-		return b, err
-	}
-	b.Requests = map[string]int64{}
-	for k, v := range after.ByResource {
-		if d := v - before.ByResource[k]; d > 0 {
-			b.Requests[k] = d
-		}
-	}
-	b.RequestsPerDU = float64(after.Total-before.Total) / float64(n)
-	b.PeakRSSBytes = peakRSS(ref.PID())
-	b.PeakCapacityGiB = float64(peak) / (1 << 30)
-	for i, ns := range namespaces {
-		_ = r.c.Delete(ctx, &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: r.veleroNS, Name: backups[i]}})
-		_ = r.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
-	r.o.Log.Info("batch measured", "name", name, "wall", b.Wall.String(), "p50", b.Percentile(50).String(), "failed", b.Failed)
-	return b, nil
-}
-
-func readStats(path string) (server.RequestStats, error) {
-	var s server.RequestStats
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return s, fmt.Errorf("bench: request stats: %w", err)
-	}
-	return s, json.Unmarshal(data, &s)
+	return namespaces, nil
 }
 
 // usedBytes asks the emulator's status page for the capacity in use.
@@ -314,19 +471,4 @@ func (r *runner) usedBytes(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return u.UsedBytes, nil
-}
-
-// peakRSS is the process's resident high-water mark (VmHWM), in bytes.
-func peakRSS(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }

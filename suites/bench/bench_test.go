@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,23 +24,93 @@ func TestPercentileNearestRank(t *testing.T) {
 	}
 }
 
+// du is a DataUpload seen at each stage at the given seconds after the batch's start.
+func du(name string, secs ...float64) DataUploadTimes {
+	d := DataUploadTimes{Name: name}
+	for s := range d.At {
+		d.At[s] = -1
+		if s < len(secs) {
+			d.At[s] = time.Duration(secs[s] * float64(time.Second))
+		}
+	}
+	return d
+}
+
+func TestSummarizeAndStages(t *testing.T) {
+	b := Batch{Backups: 3, DataUploads: []DataUploadTimes{
+		du("a", 0.5, 1, 1.5, 2, 2.5, 3),
+		du("b", 2, 2.5, 4, 3.5, 6, 7), // bound seen before the snapshot's readiness: 0, not negative
+		du("c", 1, 1.5),               // never prepared
+	}}
+	b.summarize(3)
+	if b.NotPrepared != 1 || b.Wall != 7*time.Second || b.CreationSpread != 2*time.Second {
+		t.Errorf("summarize: not prepared %d, wall %v, spread %v; want 1, 7s, 2s", b.NotPrepared, b.Wall, b.CreationSpread)
+	}
+	if want := []time.Duration{2 * time.Second, 4500 * time.Millisecond}; !slices.Equal(b.Latencies, want) {
+		t.Errorf("latencies %v, want %v", b.Latencies, want)
+	}
+	if want := []time.Duration{2500 * time.Millisecond, 5 * time.Second}; !slices.Equal(b.EndToEnd, want) {
+		t.Errorf("created→Prepared %v, want %v", b.EndToEnd, want)
+	}
+	st := b.StageDurations()
+	if got := st[StageBound]; !slices.Equal(got, []time.Duration{500 * time.Millisecond, 0}) {
+		t.Errorf("Bound stage %v, want [500ms 0s]", got)
+	}
+	if got := st[StageAccepted]; len(got) != 3 {
+		t.Errorf("Accepted stage has %d DataUploads, want 3 (c was accepted)", len(got))
+	}
+}
+
+func TestSystemUsage(t *testing.T) {
+	b := Batch{System: "velero", Usage: map[string]Usage{
+		"velero server": {CPUSeconds: 2, PeakRSSBytes: 100}, "velero node-agent": {CPUSeconds: 3, PeakRSSBytes: 50, Processes: 2},
+		"versitygw": {CPUSeconds: 1}, "kube-apiserver": {CPUSeconds: 40}, "backuppvc-reference": {CPUSeconds: 9}}}
+	if u := b.SystemUsage(); u.CPUSeconds != 6 || u.PeakRSSBytes != 150 {
+		t.Errorf("velero's usage %+v, want 6 CPU-seconds and 150 bytes", u)
+	}
+	b.System = "reference"
+	if u := b.SystemUsage(); u.CPUSeconds != 9 {
+		t.Errorf("the reference's usage %+v, want 9 CPU-seconds", u)
+	}
+}
+
 func TestWriteMarkdownAndSVG(t *testing.T) {
+	scale := func(sys string, n int, lat time.Duration, req float64) Batch {
+		b := Batch{Name: fmt.Sprintf("scale N=%d", n), System: sys, Backups: n,
+			DataUploads: []DataUploadTimes{du("x", 0, 0.1, 0.2, 0.3, 0.4, 0.1+lat.Seconds())},
+			Usage:       map[string]Usage{"velero server": {CPUSeconds: 4}, "backuppvc-reference": {CPUSeconds: 2}, "etcd": {CPUSeconds: 1}},
+			Requests:    map[string]*Requests{"etcd": {Total: 1}}}
+		if sys == "velero" { // Velero's three agents count together
+			b.Requests["velero-server"], b.Requests["node-agent-server"], b.Requests["velero"] = &Requests{Total: int64(req*float64(n)) - 2}, &Requests{Total: 1}, &Requests{Total: 1}
+		} else {
+			b.Requests["backuppvc-reference"] = &Requests{Total: int64(req * float64(n))}
+		}
+		b.summarize(n)
+		return b
+	}
 	batches := []Batch{
-		{Name: "scale N=1", Backups: 1, Latencies: []time.Duration{time.Second}, RequestsPerDU: 57},
-		{Name: "scale N=10", Backups: 10, Latencies: []time.Duration{time.Second, 2 * time.Second}},
+		scale("reference", 1, time.Second, 57), scale("reference", 10, 2*time.Second, 60),
+		scale("velero", 1, 4*time.Second, 114), scale("velero", 10, 8*time.Second, 120),
 		{Name: "bench-slow-rwo 10GiB", Backups: 1, SizeGiB: 10, Latencies: []time.Duration{20 * time.Second}},
 		{Name: "bench-cap-src 10x1GiB", Backups: 10, PeakCapacityGiB: 30},
 	}
 	var md, svg strings.Builder
 	WriteMarkdown(&md, batches, map[string]string{"etcd": "v3.6.8"})
-	for _, want := range []string{"| 1 | 0s | 1000 ms |", "| ReadWriteOnce (writable clone) | 10 GiB | 20000 ms |", "| 30.0 GiB |", "| etcd | v3.6.8 |"} {
+	for _, want := range []string{"| reference | 1 | 0s | 1.1s | 1000 ms |", "| velero | 10 | 0s | 8.1s | 8000 ms | 8000 ms | 8000 ms | 8100 ms | 8100 ms | 120.0 |",
+		"| 10 | 0.25 | 0.25 | 0.26 | 0.26 | 0.50 | 0.50 | n/a |", "| velero | 1 | 100 ms / 100 ms |",
+		"| ReadWriteOnce (writable clone) | 10 GiB | 20000 ms |", "| 30.0 GiB |", "| etcd | v3.6.8 |", "by user agent: velero-server 1198, etcd 1, node-agent-server 1, velero 1."} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
 	}
-	WriteSVG(&svg, batches)
-	if !strings.Contains(svg.String(), "<polyline") || !strings.Contains(svg.String(), "N=10") {
-		t.Errorf("svg:\n%s", svg.String())
+	WriteLatencySVG(&svg, batches)
+	if strings.Count(svg.String(), "<polyline") != 8 || !strings.Contains(svg.String(), "N=10") || !strings.Contains(svg.String(), ">velero<") {
+		t.Errorf("latency svg:\n%s", svg.String())
+	}
+	svg.Reset()
+	WriteStagesSVG(&svg, batches)
+	if strings.Count(svg.String(), "<rect x=") != 4*int(numStages-1)+int(numStages-1) || !strings.Contains(svg.String(), "velero N=10") {
+		t.Errorf("stages svg:\n%s", svg.String())
 	}
 }
 

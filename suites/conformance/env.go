@@ -306,7 +306,7 @@ func (s *Setup) TearDown(ctx context.Context) error {
 	var errs []error
 	switch {
 	case s.SUT != nil && s.c != nil:
-		if err := stopDraining(ctx, s.c, s.Shared.VeleroNS, s.SUT); err != nil {
+		if err := sut.StopDraining(ctx, s.c, s.Shared.VeleroNS, s.SUT, 2*time.Minute); err != nil {
 			errs = append(errs, err)
 		}
 	case s.SUT != nil:

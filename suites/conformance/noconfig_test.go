@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -48,7 +49,7 @@ var _ = Describe("node-agent with no ConfigMap", Label("config", "noConfigMap"),
 		Expect(err).NotTo(HaveOccurred())
 		Expect(second.Start(ctx)).To(Succeed(), "starting %s with no ConfigMap in %s", second.Name(), ns)
 		DeferCleanup(func(ctx context.Context) {
-			Expect(stopDraining(ctx, res.GetControllerRuntimeClient(), ns, second)).To(Succeed())
+			Expect(sut.StopDraining(ctx, res.GetControllerRuntimeClient(), ns, second, 2*time.Minute)).To(Succeed())
 		})
 		observing, stop := context.WithCancel(context.Background())
 		DeferCleanup(stop)

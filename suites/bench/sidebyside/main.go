@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,22 +82,27 @@ type exposeFunc func(ctx context.Context, owner corev1.ObjectReference, vs, ns, 
 type cleanUpFunc func(ctx context.Context, owner corev1.ObjectReference, vs, ns string)
 
 func main() {
-	n := flag.Int("n", 10, "DataUploads exposed at once per exposer")
+	nList := flag.String("n", "10", "DataUploads exposed at once per exposer, one step per number (e.g. 10,50,200)")
 	artifacts := flag.String("artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
 	flag.Parse()
-	if *n < 1 {
-		fmt.Fprintln(os.Stderr, "sidebyside: -n must be at least 1")
-		os.Exit(2)
+	var ns []int
+	for _, f := range strings.Split(*nList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || flag.NArg() > 0 {
+			fmt.Fprintf(os.Stderr, "sidebyside: -n takes positive numbers separated by commas (got %q) and no arguments\n", *nList)
+			os.Exit(2)
+		}
+		ns = append(ns, n)
 	}
 	klog.SetLogger(logr.Discard())
 	ctrllog.SetLogger(logr.Discard())
-	if err := run(*n, *artifacts); err != nil {
+	if err := run(ns, *artifacts); err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, artifacts string) error {
+func run(ns []int, artifacts string) error {
 	ctx := context.Background()
 	p, err := profile.Find(toolchain.RepoRoot(), "emulator")
 	if err != nil {
@@ -132,55 +139,14 @@ func run(n int, artifacts string) error {
 	cfg := map[string]velerotypes.BackupPVC{src.Name: {StorageClass: backup.Name, ReadOnly: true}}
 
 	var results []Result
-	for _, name := range []string{"velero", "reference"} {
-		var expReq, cleanReq counter
-		expCfg := counted(l.RESTConfig(), &expReq)
-		var expose exposeFunc
-		var cleanUp cleanUpFunc
-		switch name {
-		case "velero":
-			kc := kubernetes.NewForConfigOrDie(expCfg)
-			sc := snapclient.NewForConfigOrDie(expCfg)
-			quiet := logrus.New()
-			quiet.SetOutput(io.Discard)
-			ve := vexposer.NewCSISnapshotExposer(kc, sc.SnapshotV1(), quiet)
-			expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
-				return ve.Expose(ctx, owner, &vexposer.CSISnapshotExposeParam{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc,
-					SourcePVName: pv, AccessMode: vexposer.AccessModeFileSystem, StorageClass: src.Name,
-					HostingPodLabels: map[string]string{"velero.io/data-upload": owner.Name}, OperationTimeout: time.Minute,
-					ExposeTimeout: 5 * time.Minute, VolumeSize: resource.MustParse("1Gi"), BackupPVCConfig: cfg, NodeOS: "linux"})
-			}
-			cleanCfg := counted(l.RESTConfig(), &cleanReq)
-			vc := vexposer.NewCSISnapshotExposer(kubernetes.NewForConfigOrDie(cleanCfg), snapclient.NewForConfigOrDie(cleanCfg).SnapshotV1(), quiet)
-			cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { vc.CleanUp(ctx, owner, vs, ns) }
-		default:
-			ec, err := client.New(expCfg, client.Options{Scheme: controller.Scheme()})
+	for _, n := range ns {
+		for _, name := range []string{"velero", "reference"} {
+			r, err := measureExposer(ctx, l.RESTConfig(), c, name, n, image, src.Name, p.SnapshotClass.Name, cfg)
 			if err != nil {
 				return err
 			}
-			re := exposer.New(ec)
-			expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
-				return re.Expose(ctx, owner, exposer.Params{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc, SourcePVName: pv,
-					StorageClass: src.Name, VolumeMode: corev1.PersistentVolumeFilesystem, VolumeSize: resource.MustParse("1Gi"),
-					PodLabels: map[string]string{"velero.io/data-upload": owner.Name}, Image: image,
-					OperationTimeout: time.Minute, ExposeTimeout: 5 * time.Minute, BackupPVCConfig: cfg})
-			}
-			cc, err := client.New(counted(l.RESTConfig(), &cleanReq), client.Options{Scheme: controller.Scheme()})
-			if err != nil {
-				return err
-			}
-			rc := exposer.New(cc)
-			cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { rc.CleanUp(ctx, owner, vs, ns) }
+			results = append(results, r)
 		}
-		r, err := measure(ctx, c, name, n, src.Name, p.SnapshotClass.Name, expose, cleanUp, &expReq, &cleanReq)
-		if err != nil {
-			return fmt.Errorf("%s exposer: %w", name, err)
-		}
-		// Nothing measured is a failure, not an empty row: make bench and make bench-smoke rely on it.
-		if len(r.Latencies) != n || r.ExposeRequestsPerDU == 0 {
-			return fmt.Errorf("%s exposer: measured %d of %d backupPods (%.1f expose requests per DataUpload)", name, len(r.Latencies), n, r.ExposeRequestsPerDU)
-		}
-		results = append(results, r)
 	}
 	data, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
@@ -189,16 +155,71 @@ func run(n int, artifacts string) error {
 	if err := os.WriteFile(filepath.Join(artifacts, "sidebyside.json"), data, 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("\n### Velero v1.18.3's exposer and the reference's, same lane, %d snapshots exposed at once each (%d cores)\n\n", n, runtime.NumCPU())
-	fmt.Println("| exposer | expose → backupPod Running p50 | p95 | API requests per DataUpload: expose | cleanup |\n|---|---|---|---|---|")
-	for _, r := range results {
-		fmt.Printf("| %s | %v | %v | %.1f | %.1f |\n", r.Exposer, bench.Percentile(r.Latencies, 50).Round(time.Millisecond), bench.Percentile(r.Latencies, 95).Round(time.Millisecond),
-			r.ExposeRequestsPerDU, r.CleanUpRequestsPerDU)
+	fmt.Printf("\n### Velero v1.18.3's exposer as a library and the reference's, same lane, N snapshots exposed at once each (%d cores, one run per row)\n\n", runtime.NumCPU())
+	fmt.Println("| exposer | N | expose → backupPod Running p50 | p95 | p99 | API requests per DataUpload: expose | cleanup |\n|---|---|---|---|---|---|---|")
+	for i := 0; i+1 < len(results); i += 2 {
+		v, ref := results[i], results[i+1]
+		for _, r := range []Result{v, ref} {
+			fmt.Printf("| %s | %d | %v | %v | %v | %.1f | %.1f |\n", r.Exposer, r.N, bench.Percentile(r.Latencies, 50).Round(time.Millisecond), bench.Percentile(r.Latencies, 95).Round(time.Millisecond),
+				bench.Percentile(r.Latencies, 99).Round(time.Millisecond), r.ExposeRequestsPerDU, r.CleanUpRequestsPerDU)
+		}
+		fmt.Printf("| ratio reference/Velero | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", v.N, ratio(bench.Percentile(ref.Latencies, 50), bench.Percentile(v.Latencies, 50)),
+			ratio(bench.Percentile(ref.Latencies, 95), bench.Percentile(v.Latencies, 95)), ratio(bench.Percentile(ref.Latencies, 99), bench.Percentile(v.Latencies, 99)),
+			ref.ExposeRequestsPerDU/v.ExposeRequestsPerDU, ref.CleanUpRequestsPerDU/v.CleanUpRequestsPerDU)
 	}
-	v, ref := results[0], results[1]
-	fmt.Printf("| ratio reference/Velero | %.2f | %.2f | %.2f | %.2f |\n", ratio(bench.Percentile(ref.Latencies, 50), bench.Percentile(v.Latencies, 50)), ratio(bench.Percentile(ref.Latencies, 95), bench.Percentile(v.Latencies, 95)),
-		ref.ExposeRequestsPerDU/v.ExposeRequestsPerDU, ref.CleanUpRequestsPerDU/v.CleanUpRequestsPerDU)
 	return nil
+}
+
+// measureExposer measures one exposer (velero or reference) at n at once.
+func measureExposer(ctx context.Context, cfg *rest.Config, c client.Client, name string, n int, image, srcClass, snapClass string, bpvc map[string]velerotypes.BackupPVC) (Result, error) {
+	var expReq, cleanReq counter
+	expCfg := counted(cfg, &expReq)
+	var expose exposeFunc
+	var cleanUp cleanUpFunc
+	switch name {
+	case "velero":
+		kc := kubernetes.NewForConfigOrDie(expCfg)
+		sc := snapclient.NewForConfigOrDie(expCfg)
+		quiet := logrus.New()
+		quiet.SetOutput(io.Discard)
+		ve := vexposer.NewCSISnapshotExposer(kc, sc.SnapshotV1(), quiet)
+		expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
+			return ve.Expose(ctx, owner, &vexposer.CSISnapshotExposeParam{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc,
+				SourcePVName: pv, AccessMode: vexposer.AccessModeFileSystem, StorageClass: srcClass,
+				HostingPodLabels: map[string]string{"velero.io/data-upload": owner.Name}, OperationTimeout: time.Minute,
+				ExposeTimeout: 5 * time.Minute, VolumeSize: resource.MustParse("1Gi"), BackupPVCConfig: bpvc, NodeOS: "linux"})
+		}
+		cleanCfg := counted(cfg, &cleanReq)
+		vc := vexposer.NewCSISnapshotExposer(kubernetes.NewForConfigOrDie(cleanCfg), snapclient.NewForConfigOrDie(cleanCfg).SnapshotV1(), quiet)
+		cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { vc.CleanUp(ctx, owner, vs, ns) }
+	default:
+		ec, err := client.New(expCfg, client.Options{Scheme: controller.Scheme()})
+		if err != nil {
+			return Result{}, err
+		}
+		re := exposer.New(ec)
+		expose = func(ctx context.Context, owner corev1.ObjectReference, vs, ns, pvc, pv string) error {
+			return re.Expose(ctx, owner, exposer.Params{SnapshotName: vs, SourceNamespace: ns, SourcePVCName: pvc, SourcePVName: pv,
+				StorageClass: srcClass, VolumeMode: corev1.PersistentVolumeFilesystem, VolumeSize: resource.MustParse("1Gi"),
+				PodLabels: map[string]string{"velero.io/data-upload": owner.Name}, Image: image,
+				OperationTimeout: time.Minute, ExposeTimeout: 5 * time.Minute, BackupPVCConfig: bpvc})
+		}
+		cc, err := client.New(counted(cfg, &cleanReq), client.Options{Scheme: controller.Scheme()})
+		if err != nil {
+			return Result{}, err
+		}
+		rc := exposer.New(cc)
+		cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { rc.CleanUp(ctx, owner, vs, ns) }
+	}
+	r, err := measure(ctx, c, name, n, srcClass, snapClass, expose, cleanUp, &expReq, &cleanReq)
+	if err != nil {
+		return r, fmt.Errorf("%s exposer, N=%d: %w", name, n, err)
+	}
+	// Nothing measured is a failure, not an empty row: make bench and make bench-smoke rely on it.
+	if len(r.Latencies) != n || r.ExposeRequestsPerDU == 0 {
+		return r, fmt.Errorf("%s exposer, N=%d: measured %d of %d backupPods (%.1f expose requests per DataUpload)", name, n, len(r.Latencies), n, r.ExposeRequestsPerDU)
+	}
+	return r, nil
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
@@ -214,7 +235,7 @@ func measure(ctx context.Context, c client.Client, name string, n int, class, sn
 	items := make([]item, n)
 	for i := range items {
 		it := &items[i]
-		it.ns = fmt.Sprintf("sbs-%s-%d", name, i)
+		it.ns = fmt.Sprintf("sbs-%s-n%d-%d", name, n, i)
 		it.vs = "snap"
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: it.ns}}); err != nil {
 			return res, err
@@ -228,7 +249,7 @@ func measure(ctx context.Context, c client.Client, name string, n int, class, sn
 			Spec: snapshotv1.VolumeSnapshotSpec{VolumeSnapshotClassName: ptr.To(snapClass), Source: snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To("data")}}}); err != nil {
 			return res, err
 		}
-		du := &velerov2alpha1.DataUpload{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: fmt.Sprintf("%s-%d", name, i)},
+		du := &velerov2alpha1.DataUpload{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: fmt.Sprintf("%s-n%d-%d", name, n, i)},
 			Spec: velerov2alpha1.DataUploadSpec{SnapshotType: velerov2alpha1.SnapshotTypeCSI, DataMover: "sidebyside-no-controller"}}
 		if err := c.Create(ctx, du); err != nil {
 			return res, err
@@ -281,9 +302,12 @@ func measure(ctx context.Context, c client.Client, name string, n int, class, sn
 	}
 	res.ExposeRequestsPerDU = float64(expReq.n.Load()-before) / float64(n)
 	beforeClean := cleanReq.n.Load()
+	// All at once, as the exposes: one after the other, Velero's (2 s polls for each deletion)
+	// took minutes at N=200.
 	for _, it := range items {
-		cleanUp(ctx, it.owner, it.vs, it.ns)
+		wg.Go(func() { cleanUp(ctx, it.owner, it.vs, it.ns) })
 	}
+	wg.Wait()
 	res.CleanUpRequestsPerDU = float64(cleanReq.n.Load()-beforeClean) / float64(n)
 	for _, it := range items {
 		_ = c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: it.ns}})

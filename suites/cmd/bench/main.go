@@ -1,5 +1,5 @@
-// Command bench measures the reference on the local lane (see package bench) and writes
-// results.md, results.json and latency.svg into --artifacts.
+// Command bench measures the systems under test on the local lane (see package bench) and writes
+// results.md, results.json, latency.svg and stages.svg into --artifacts.
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,25 +26,38 @@ import (
 	"github.com/backuppvc-conformance/harness/internal/cmdline"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 	"github.com/backuppvc-conformance/harness/suites/bench"
+	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
-const usage = "bench [--scale 1,10,50,200] [--artifacts DIR] | bench --verdict-junit FILE [--verdict-wall D]"
+const usage = "bench [--systems reference,velero] [--scale 1,10,50,200] [--no-scenarios] [--artifacts DIR] | bench --report [--artifacts DIR] | bench --verdict-junit FILE [--verdict-wall D]"
 
 // options are bench's flags.
 type options struct {
-	scale, artifacts, verdictJUnit string
-	verdictWall                    time.Duration
+	systems, scale, artifacts, verdictJUnit string
+	noScenarios, report                     bool
+	verdictWall                             time.Duration
 }
 
 // parseArgs reads bench's command line; ok false means exit with code (its message written).
 func parseArgs(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&o.systems, "systems", "reference,velero", "the systems under test the scale steps measure, in turn ("+strings.Join(sut.Names, ", ")+")")
 	fs.StringVar(&o.scale, "scale", "1,10,50,200", "concurrent backups per scale step")
+	fs.BoolVar(&o.noScenarios, "no-scenarios", false, "leave out the page's storage scenarios")
+	fs.BoolVar(&o.report, "report", false, "instead: render the report again from the raw data a run left in --artifacts (results.json, versions.json)")
 	fs.StringVar(&o.artifacts, "artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
 	fs.StringVar(&o.verdictJUnit, "verdict-junit", "", "instead: report the time to verdict of the conformance run with this JUnit report")
 	fs.DurationVar(&o.verdictWall, "verdict-wall", 0, "with --verdict-junit: the run's wall time")
-	code, ok = cmdline.Parse(fs, usage, args, stderr)
-	return o, code, ok
+	if code, ok = cmdline.Parse(fs, usage, args, stderr); !ok {
+		return o, code, ok
+	}
+	for _, s := range strings.Split(o.systems, ",") {
+		if !slices.Contains(sut.Names, s) {
+			fmt.Fprintf(stderr, "bench: --systems: unknown system under test %q (known: %s)\nusage: %s\n", s, strings.Join(sut.Names, ", "), usage)
+			return o, 2, false
+		}
+	}
+	return o, 0, true
 }
 
 func main() {
@@ -54,6 +68,17 @@ func main() {
 	if o.verdictJUnit != "" {
 		if err := bench.WriteVerdict(os.Stdout, o.verdictJUnit, o.verdictWall); err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.report {
+		batches, versions, err := readResults(o.artifacts)
+		if err == nil {
+			err = writeReport(o.artifacts, batches, versions)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
 		return
@@ -81,22 +106,52 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	batches, versions, err := bench.Run(ctx, bench.Options{Scale: ns, Artifacts: o.artifacts, Profile: p, Log: log})
-	if data, jerr := json.MarshalIndent(batches, "", "  "); jerr == nil {
-		_ = os.WriteFile(filepath.Join(o.artifacts, "results.json"), data, 0o644)
+	batches, versions, err := bench.Run(ctx, bench.Options{Systems: strings.Split(o.systems, ","), Scale: ns, NoScenarios: o.noScenarios, Artifacts: o.artifacts, Profile: p, Log: log})
+	for name, v := range map[string]any{"results.json": batches, "versions.json": versions} {
+		if data, jerr := json.MarshalIndent(v, "", "  "); jerr == nil {
+			_ = os.WriteFile(filepath.Join(o.artifacts, name), data, 0o644)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	md, err := os.Create(filepath.Join(o.artifacts, "results.md"))
-	if err == nil {
-		bench.WriteMarkdown(md, batches, versions)
-		md.Close()
+	if err := writeReport(o.artifacts, batches, versions); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
 	}
-	if svg, err := os.Create(filepath.Join(o.artifacts, "latency.svg")); err == nil {
-		bench.WriteSVG(svg, batches)
-		svg.Close()
+}
+
+// writeReport renders results.md (also on standard output), latency.svg and stages.svg into dir.
+func writeReport(dir string, batches []bench.Batch, versions map[string]string) error {
+	for name, write := range map[string]func(io.Writer){
+		"results.md":  func(w io.Writer) { bench.WriteMarkdown(w, batches, versions) },
+		"latency.svg": func(w io.Writer) { bench.WriteLatencySVG(w, batches) },
+		"stages.svg":  func(w io.Writer) { bench.WriteStagesSVG(w, batches) },
+	} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		write(f)
+		if err := f.Close(); err != nil {
+			return err
+		}
 	}
 	bench.WriteMarkdown(os.Stdout, batches, versions)
+	return nil
+}
+
+// readResults reads the raw data a run left in dir.
+func readResults(dir string) (batches []bench.Batch, versions map[string]string, err error) {
+	for name, v := range map[string]any{"results.json": &batches, "versions.json": &versions} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
+		}
+	}
+	return batches, versions, nil
 }

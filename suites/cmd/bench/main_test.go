@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/backuppvc-conformance/harness/internal/cmdline/cmdlinetest"
+	"github.com/backuppvc-conformance/harness/suites/bench"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -16,6 +21,22 @@ func TestParseArgs(t *testing.T) {
 				}
 				return ""
 			}},
+		{Name: "systems", Args: []string{"--systems", "velero", "--no-scenarios"}, OK: true,
+			Want: func(o options) string {
+				if o.systems != "velero" || !o.noScenarios {
+					return "systems and no-scenarios not read"
+				}
+				return ""
+			}},
+		{Name: "report", Args: []string{"--report", "--artifacts", "/a"}, OK: true,
+			Want: func(o options) string {
+				if !o.report || o.artifacts != "/a" {
+					return "report not read"
+				}
+				return ""
+			}},
+		{Name: "an unknown system", Args: []string{"--systems", "reference,velro"}, Code: 2,
+			Stderr: "bench: --systems: unknown system under test \"velro\" (known: reference, velero)\nusage: bench"},
 		{Name: "verdict", Args: []string{"--verdict-junit", "j.xml", "--verdict-wall", "3s"}, OK: true,
 			Want: func(o options) string {
 				if o.verdictJUnit != "j.xml" || o.verdictWall != 3*time.Second {
@@ -25,8 +46,40 @@ func TestParseArgs(t *testing.T) {
 			}},
 		// bench junit.xml would have run the whole benchmark instead of reporting on the file.
 		{Name: "a report as an argument", Args: []string{"junit.xml"}, Code: 2,
-			Stderr: "bench: unexpected argument \"junit.xml\"\nusage: bench [--scale"},
+			Stderr: "bench: unexpected argument \"junit.xml\"\nusage: bench [--systems"},
 		{Name: "an unknown flag", Args: []string{"--scales", "1"}, Code: 2, Stderr: "flag provided but not defined: -scales\nusage: bench"},
 		{Name: "help", Args: []string{"-h"}, Stderr: "usage: bench"},
 	})
+}
+
+// A run's raw data renders again into the same report (bench --report).
+func TestReportFromRawData(t *testing.T) {
+	dir := t.TempDir()
+	batches := []bench.Batch{{Name: "scale N=1", System: "reference", Backups: 1, Latencies: []time.Duration{time.Second}, EndToEnd: []time.Duration{2 * time.Second},
+		Requests: map[string]*bench.Requests{"backuppvc-reference": {Total: 40}}}}
+	for name, v := range map[string]any{"results.json": batches, "versions.json": map[string]string{"etcd": "v3.6.8"}} {
+		data, _ := json.Marshal(v)
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, versions, err := readResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(dir, read, versions); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
+	for _, want := range []string{"| reference | 1 | 0s | 0s | 1000 ms |", "| 40.0 |", "| etcd | v3.6.8 |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("results.md lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stages.svg")); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := readResults(t.TempDir()); err == nil {
+		t.Error("no raw data is not an error")
+	}
 }

@@ -25,8 +25,9 @@ var kwokStages = []string{
 }
 
 // kwokctlConfig writes the kwokctl configuration: binary runtime, our pinned binaries, a
-// controller-manager that binds claims every second, and the stages.
-func kwokctlConfig(path string, bins map[string]string) error {
+// controller-manager that binds claims every second, the API server's audit policy when
+// auditPolicy names one, and the stages.
+func kwokctlConfig(path string, bins map[string]string, auditPolicy string) error {
 	versions, err := toolchain.Versions()
 	if err != nil {
 		return err
@@ -51,12 +52,22 @@ options:
   kwokControllerBinary: %s
   etcdBinary: %s
   etcdctlBinary: %s
+  kubeAuditPolicy: %q
 componentsPatches:
 - name: kube-controller-manager
   extraArgs:
   - key: pvclaimbinder-sync-period
     value: 1s
-`, bins["kube-apiserver"], bins["kube-controller-manager"], bins["kube-scheduler"], bins["kubectl"], bins["kwok"], bins["etcd"], bins["etcdctl"])
+`, bins["kube-apiserver"], bins["kube-controller-manager"], bins["kube-scheduler"], bins["kubectl"], bins["kwok"], bins["etcd"], bins["etcdctl"], auditPolicy)
+	if auditPolicy != "" {
+		// The API server rotates its audit log at 100 MB by default, which a bench at N=200
+		// passes within minutes: a count across a rotation would miss requests.
+		b.WriteString(`- name: kube-apiserver
+  extraArgs:
+  - key: audit-log-maxsize
+    value: "100000"
+`)
+	}
 	stages := make([]string, 0, len(kwokStages)+len(ourStages))
 	for _, s := range kwokStages {
 		stages = append(stages, filepath.Join(kwokDir, s))

@@ -39,7 +39,10 @@ type Options struct {
 	ArtifactsDir string
 	// Nodes is how many fake nodes kwok simulates (default 2).
 	Nodes int
-	Log   logr.Logger
+	// AuditLog makes the API server write an audit event per request (metadata only) to
+	// AuditLogPath, for counting each component's requests (make bench).
+	AuditLog bool
+	Log      logr.Logger
 }
 
 // Lane is a running local lane.
@@ -191,7 +194,14 @@ func (l *Lane) run(ctx context.Context, what string, args ...string) error {
 
 func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 	conf := filepath.Join(l.work, "kwokctl.yaml")
-	if err := kwokctlConfig(conf, bins); err != nil {
+	audit := ""
+	if l.opts.AuditLog {
+		audit = filepath.Join(l.work, "audit-policy.yaml")
+		if err := os.WriteFile(audit, []byte(auditPolicy), 0o644); err != nil {
+			return fmt.Errorf("local lane: audit policy: %w", err)
+		}
+	}
+	if err := kwokctlConfig(conf, bins, audit); err != nil {
 		return fmt.Errorf("local lane: kwokctl config: %w", err)
 	}
 	// kwokctl picks its ports from a fixed range when it starts: two lanes created at the same
@@ -470,10 +480,31 @@ func Down(ctx context.Context, name string, log logr.Logger) error {
 	return nil
 }
 
-// copyKwokLogs keeps the control plane's logs (kwokctl's work folder goes with the lane).
+// auditPolicy records every request once, at its response, without bodies.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+`
+
+// Dir is the lane's work folder: every process the lane starts names it on its command line, and
+// so does any process given the lane's kubeconfig.
+func (l *Lane) Dir() string { return l.work }
+
+// AuditLogPath is the API server's audit log (written only with Options.AuditLog).
+func (l *Lane) AuditLogPath() string {
+	return filepath.Join(l.work, "kwok", "clusters", l.opts.Name, "logs", "audit.log")
+}
+
+// copyKwokLogs keeps the control plane's logs (kwokctl's work folder goes with the lane), but not
+// the audit log: tens of MB after a bench, read while the lane runs.
 func copyKwokLogs(work, name, logDir string) {
 	files, _ := filepath.Glob(filepath.Join(work, "kwok", "clusters", name, "logs", "*.log"))
 	for _, f := range files {
+		if filepath.Base(f) == "audit.log" {
+			continue
+		}
 		in, err := os.Open(f)
 		if err != nil {
 			continue

@@ -1,4 +1,4 @@
-package conformance
+package sut
 
 import (
 	"context"
@@ -11,8 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
 // A DataUpload carries its system's finalizer until that system ends it. A run that ends with
@@ -73,10 +71,11 @@ func releaseDataUploads(ctx context.Context, c client.Client, ns string) ([]stri
 	return released, nil
 }
 
-// stopDraining stops the system under test s of the Velero namespace ns the way a run must: its
-// DataUploads drained while it runs, then it stopped, then any it still held released and named.
-func stopDraining(ctx context.Context, c client.Client, ns string, s sut.SUT) error {
-	errs := []error{drainDataUploads(ctx, c, ns, 2*time.Minute), s.Stop(ctx)}
+// StopDraining stops the system under test s of the Velero namespace ns the way a run must: its
+// DataUploads deleted while it runs and let go (up to timeout), then it stopped, then any it still
+// held released and named.
+func StopDraining(ctx context.Context, c client.Client, ns string, s SUT, timeout time.Duration) error {
+	errs := []error{drainDataUploads(ctx, c, ns, timeout), s.Stop(ctx)}
 	if released, err := releaseDataUploads(ctx, c, ns); err != nil {
 		errs = append(errs, fmt.Errorf("releasing the run's DataUploads: %w", err))
 	} else if len(released) > 0 {
