@@ -22,6 +22,7 @@ import (
 
 	"github.com/backuppvc-conformance/harness/reference/config"
 	"github.com/backuppvc-conformance/harness/reference/exposer"
+	"github.com/backuppvc-conformance/harness/reference/exposer/exposertest"
 )
 
 const (
@@ -76,13 +77,13 @@ func dataUpload(mutate ...func(*velerov2alpha1.DataUpload)) *velerov2alpha1.Data
 
 type duHarness struct {
 	t     *testing.T
-	c     client.Client
+	c     client.WithWatch
 	clock *clocktesting.FakeClock
 	r     *DataUploadReconciler
 }
 
 func newDUHarness(t *testing.T, cfg *config.NodeAgentConfigs, objs ...client.Object) *duHarness {
-	c := fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(objs...).Build()
+	c := exposertest.WithAPIServerWatch(fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(objs...).Build())
 	clk := clocktesting.NewFakeClock(t0)
 	if cfg == nil {
 		cfg = &config.NodeAgentConfigs{}
@@ -90,9 +91,9 @@ func newDUHarness(t *testing.T, cfg *config.NodeAgentConfigs, objs ...client.Obj
 	return &duHarness{t: t, c: c, clock: clk, r: newDUReconciler(c, clk, cfg)}
 }
 
-func newDUReconciler(c client.Client, clk *clocktesting.FakeClock, cfg *config.NodeAgentConfigs) *DataUploadReconciler {
+func newDUReconciler(c client.WithWatch, clk *clocktesting.FakeClock, cfg *config.NodeAgentConfigs) *DataUploadReconciler {
 	return &DataUploadReconciler{
-		Client: c, Reader: c, Exposer: exposer.New(c, exposer.WithPollInterval(time.Millisecond)),
+		Client: c, Reader: c, Exposer: exposer.New(c),
 		Config: cfg, Clock: clk, Log: logr.Discard(), NodeName: "node-a",
 		PrepareTimeout: 10 * time.Second, PrepareCheckInterval: time.Second, Image: "mover:test",
 	}

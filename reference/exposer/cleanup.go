@@ -79,7 +79,7 @@ func (e *Exposer) deletePVCAndPV(ctx context.Context, k client.ObjectKey, timeou
 	}
 	if pv != nil {
 		// The provisioner deletes it once the claim is gone and the policy is Delete.
-		if err := e.waitGone(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv.Name}}, timeout); err != nil {
+		if err := e.waitGone(ctx, pv, timeout); err != nil {
 			log.Error(err, "wait for backup PV to go", "pv", pv.Name)
 		}
 	}

@@ -8,15 +8,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/backuppvc-conformance/harness/reference/exposer/exposertest"
 )
 
-// fakeCluster is a fake API server plus a stand-in for the one controller cleanup relies on: the
+// fakeCluster is a fake API server (watching one object as the real one does) plus a stand-in for the one controller cleanup relies on: the
 // snapshot-controller deleting a VolumeSnapshot's content when its deletionPolicy is Delete.
 type fakeCluster struct{ client.WithWatch }
 
 func newCluster(t *testing.T, objs ...client.Object) *fakeCluster {
 	base := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
-	return &fakeCluster{interceptor.NewClient(base, interceptor.Funcs{Delete: deleteSnapshotContent})}
+	return &fakeCluster{interceptor.NewClient(exposertest.WithAPIServerWatch(base), interceptor.Funcs{Delete: deleteSnapshotContent})}
 }
 
 // WithInterceptorFuncs layers a test's interceptors over the cluster.

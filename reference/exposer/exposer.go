@@ -11,9 +11,8 @@ import (
 // Exposer exposes CSI snapshots for DataUploads. The owner of every call is the DataUpload, given
 // as an ObjectReference with APIVersion, Kind, Namespace (the Velero namespace), Name and UID.
 type Exposer struct {
-	client client.Client
+	client client.WithWatch
 	log    logr.Logger
-	poll   time.Duration
 }
 
 // Option configures an Exposer.
@@ -22,13 +21,10 @@ type Option func(*Exposer)
 // WithLogger sets the logger (default: discard).
 func WithLogger(l logr.Logger) Option { return func(e *Exposer) { e.log = l } }
 
-// WithPollInterval sets how soon a wait looks at the cluster again at first (default 250ms); the
-// interval grows by half each time, up to eight times this (pollUntil).
-func WithPollInterval(d time.Duration) Option { return func(e *Exposer) { e.poll = d } }
-
-// New returns an Exposer working through c.
-func New(c client.Client, opts ...Option) *Exposer {
-	e := &Exposer{client: c, log: logr.Discard(), poll: 250 * time.Millisecond}
+// New returns an Exposer working through c, which it reads and watches directly (no cache): its
+// waits watch the one object they wait for (waitFor).
+func New(c client.WithWatch, opts ...Option) *Exposer {
+	e := &Exposer{client: c, log: logr.Discard()}
 	for _, o := range opts {
 		o(e)
 	}

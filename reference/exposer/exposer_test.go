@@ -214,7 +214,7 @@ func TestExpose(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, fixture(tc.restoreSize)...)
-			e := New(c, WithPollInterval(time.Millisecond))
+			e := New(c)
 			if err := e.Expose(context.Background(), owner, tc.params); err != nil {
 				t.Fatalf("Expose: %v", err)
 			}
@@ -262,7 +262,7 @@ func TestExposeB8SnapshotObjectsAndOrder(t *testing.T) {
 		}
 		return cl.Patch(ctx, o, p, opts...)
 	}})
-	if err := New(c2, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params()); err != nil {
+	if err := New(c2).Expose(context.Background(), owner, params()); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls := []string{
@@ -327,7 +327,7 @@ func TestExposeB8RollbackOnFailure(t *testing.T) {
 					return c.Create(ctx, o, opts...)
 				},
 			})
-			err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params())
+			err := New(c).Expose(context.Background(), owner, params())
 			if err == nil || !strings.Contains(err.Error(), "injected") {
 				t.Fatalf("Expose error = %v, want the injected one", err)
 			}
@@ -351,7 +351,7 @@ func TestExposeSnapshotProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, tc.objects...)
-			err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params(func(p *Params) { p.ExposeTimeout = 50 * time.Millisecond }))
+			err := New(c).Expose(context.Background(), owner, params(func(p *Params) { p.ExposeTimeout = 50 * time.Millisecond }))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
@@ -367,7 +367,7 @@ func TestExposeB10CopiesSecretsAndConfigMaps(t *testing.T) {
 
 	t.Run("B10 copies are labelled with the owner UID and removed at cleanup", func(t *testing.T) {
 		c := newCluster(t, append(fixture("1Gi"), secret, cmap)...)
-		e := New(c, WithPollInterval(time.Millisecond))
+		e := New(c)
 		if err := e.Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry })); err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +398,7 @@ func TestExposeB10CopiesSecretsAndConfigMaps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "kms", Labels: tc.labels}, Data: map[string][]byte{"k": []byte(tc.data)}}
 			c := newCluster(t, append(fixture("1Gi"), secret, cmap, other)...)
-			err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry }))
+			err := New(c).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry }))
 			want := "error copying secret kms from app to velero: secret collision: same name exists with different data"
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("error = %v, want %q", err, want)
@@ -414,7 +414,7 @@ func TestExposeB10CopiesSecretsAndConfigMaps(t *testing.T) {
 	t.Run("B10 this owner's own copy of the same data is reused", func(t *testing.T) {
 		own := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "kms", Labels: map[string]string{BackupPVCSecretLabel: duUID}}, Data: secret.Data}
 		c := newCluster(t, append(fixture("1Gi"), secret, cmap, own)...)
-		if err := New(c, WithPollInterval(time.Millisecond)).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry })); err != nil {
+		if err := New(c).Expose(context.Background(), owner, params(func(p *Params) { p.BackupPVCConfig = entry })); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -422,7 +422,7 @@ func TestExposeB10CopiesSecretsAndConfigMaps(t *testing.T) {
 
 func TestExposeIsIdempotent(t *testing.T) {
 	c := newCluster(t, fixture("1Gi")...)
-	e := New(c, WithPollInterval(time.Millisecond))
+	e := New(c)
 	if err := e.Expose(context.Background(), owner, params()); err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +465,7 @@ func TestCleanUpD6(t *testing.T) {
 			return cl.DeleteAllOf(ctx, o, opts...)
 		},
 	})
-	e := New(c, WithPollInterval(time.Millisecond))
+	e := New(c)
 	if err := e.Expose(context.Background(), owner, params()); err != nil {
 		t.Fatal(err)
 	}

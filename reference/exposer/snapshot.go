@@ -2,6 +2,7 @@ package exposer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/reference/mutant"
@@ -66,28 +66,23 @@ func buildBackupVSC(owner corev1.ObjectReference, original *snapshotv1.VolumeSna
 
 // waitSnapshotReady waits for the original VolumeSnapshot to be readyToUse, bounded by timeout.
 func (e *Exposer) waitSnapshotReady(ctx context.Context, namespace, name string, timeout time.Duration) (*snapshotv1.VolumeSnapshot, error) {
-	vs := &snapshotv1.VolumeSnapshot{}
+	vs := &snapshotv1.VolumeSnapshot{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 	var last error
-	err := e.pollUntil(ctx, timeout, func(ctx context.Context) (bool, error) {
-		if err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, vs); err != nil {
-			if apierrors.IsNotFound(err) {
-				return false, fmt.Errorf("volume snapshot %s/%s not found", namespace, name)
-			}
-			last = err
-			return false, nil
+	err := e.waitFor(ctx, vs, timeout, func(gone bool) (bool, error) {
+		if gone {
+			return false, fmt.Errorf("volume snapshot %s/%s not found", namespace, name)
 		}
 		if vs.Status != nil && vs.Status.Error != nil && vs.Status.Error.Message != nil {
 			last = fmt.Errorf("volume snapshot %s/%s has error: %s", namespace, name, *vs.Status.Error.Message)
 		}
 		return vs.Status != nil && vs.Status.BoundVolumeSnapshotContentName != nil && vs.Status.ReadyToUse != nil && *vs.Status.ReadyToUse, nil
 	})
-	if err != nil {
-		if last != nil && wait.Interrupted(err) {
-			return nil, fmt.Errorf("volume snapshot %s/%s not ready after %v: %w", namespace, name, timeout, last)
-		}
-		if wait.Interrupted(err) {
-			return nil, fmt.Errorf("volume snapshot %s/%s not ready after %v", namespace, name, timeout)
-		}
+	switch {
+	case errors.Is(err, errWaitTimedOut) && last != nil:
+		return nil, fmt.Errorf("volume snapshot %s/%s not ready after %v: %w", namespace, name, timeout, last)
+	case errors.Is(err, errWaitTimedOut):
+		return nil, fmt.Errorf("volume snapshot %s/%s not ready after %v", namespace, name, timeout)
+	case err != nil:
 		return nil, err
 	}
 	return vs, nil
@@ -116,9 +111,13 @@ func (e *Exposer) retain(ctx context.Context, vsc *snapshotv1.VolumeSnapshotCont
 	return e.client.Patch(ctx, vsc, patch)
 }
 
-// deleteAndWait deletes obj if it exists and waits until it is gone, bounded by timeout.
+// deleteAndWait deletes obj if it exists and waits until it is gone, bounded by timeout. obj as
+// last read (its resourceVersion) saves the wait a read.
 func (e *Exposer) deleteAndWait(ctx context.Context, obj client.Object, timeout time.Duration) error {
-	if err := e.client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+	if err := e.client.Delete(ctx, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
 		return err
 	}
 	return e.waitGone(ctx, obj, timeout)
@@ -127,14 +126,7 @@ func (e *Exposer) deleteAndWait(ctx context.Context, obj client.Object, timeout 
 // waitGone waits until obj no longer exists, bounded by timeout.
 func (e *Exposer) waitGone(ctx context.Context, obj client.Object, timeout time.Duration) error {
 	k := client.ObjectKeyFromObject(obj)
-	err := e.pollUntil(ctx, timeout, func(ctx context.Context) (bool, error) {
-		err := e.client.Get(ctx, k, obj)
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, nil
-	})
-	if err != nil {
+	if err := e.waitFor(ctx, obj, timeout, func(gone bool) (bool, error) { return gone, nil }); err != nil {
 		return fmt.Errorf("%s still exists after %v", k, timeout)
 	}
 	return nil

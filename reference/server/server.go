@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		o.Clock = clock.RealClock{}
 	}
 	scheme := controller.Scheme()
-	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return fmt.Errorf("server: client: %w", err)
 	}

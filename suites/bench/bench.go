@@ -188,13 +188,17 @@ func (r *runner) batch(ctx context.Context, system, name, alias string, n, gib i
 	if err := r.backupVolumesGone(ctx); err != nil {
 		return b, err
 	}
-	baseline, _ := r.usedBytes(ctx)
+	before0, err := r.usage(ctx)
+	if err != nil {
+		return b, fmt.Errorf("bench %s: the emulator's capacity: %w", name, err)
+	}
+	existing := volumeIDs(before0)
 	var peak int64
 	var sampled sync.WaitGroup
 	sampled.Go(func() {
 		_ = wait.PollUntilContextCancel(watchCtx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			if u, err := r.usedBytes(ctx); err == nil {
-				peak = max(peak, u-baseline)
+			if u, err := r.usage(ctx); err == nil {
+				peak = max(peak, bytesOfNewVolumes(u, existing))
 			}
 			return false, nil
 		})
@@ -349,8 +353,8 @@ func (r *runner) sources(ctx context.Context, name, alias, tag string, n, gib in
 	return namespaces, nil
 }
 
-// usedBytes asks the emulator's status page for the capacity in use.
-func (r *runner) usedBytes(ctx context.Context) (int64, error) {
+// usage asks the emulator's status page for the capacity in use, volume by volume.
+func (r *runner) usage(ctx context.Context) (emulator.Usage, error) {
 	sock := r.l.DriverStatusSocket(r.o.Profile.Driver)
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
@@ -358,12 +362,34 @@ func (r *runner) usedBytes(ctx context.Context) (int64, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://emulator/", nil)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return emulator.Usage{}, err
 	}
 	defer resp.Body.Close()
 	var u emulator.Usage
 	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
-		return 0, err
+		return emulator.Usage{}, err
 	}
-	return u.UsedBytes, nil
+	return u, nil
+}
+
+func volumeIDs(u emulator.Usage) map[string]bool {
+	ids := map[string]bool{}
+	for _, v := range u.Volumes {
+		ids[v.ID] = true
+	}
+	return ids
+}
+
+// bytesOfNewVolumes is the capacity the volumes made since existing was read use: the batch's
+// backupPVCs. Counting it as the total minus the total at the start counted the earlier batch's
+// source volumes, still being deleted when the batch started, against the batch: the backup-class
+// capacity row read 0.0 or 1.0 GiB instead of 10.
+func bytesOfNewVolumes(u emulator.Usage, existing map[string]bool) int64 {
+	var n int64
+	for _, v := range u.Volumes {
+		if !existing[v.ID] {
+			n += v.UsedBytes
+		}
+	}
+	return n
 }

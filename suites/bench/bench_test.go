@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backuppvc-conformance/harness/drivers/emulator"
 )
 
 func TestPercentileNearestRank(t *testing.T) {
@@ -137,5 +139,16 @@ func TestWriteVerdict(t *testing.T) {
 	}
 	if err := WriteVerdict(&out, t.TempDir()+"/none.xml", 0); err == nil {
 		t.Error("a missing report is not an error")
+	}
+}
+
+// The backup-class capacity row read 0.0 GiB while the earlier batch's source volumes were still
+// being deleted: only the volumes made during the batch count.
+func TestBytesOfNewVolumesIgnoresVolumesThatGo(t *testing.T) {
+	const gib = 1 << 30
+	start := emulator.Usage{Volumes: []emulator.VolumeUsage{{ID: "old-source", UsedBytes: 30 * gib}, {ID: "source", UsedBytes: 3 * gib}}}
+	during := emulator.Usage{Volumes: []emulator.VolumeUsage{{ID: "source", UsedBytes: 3 * gib}, {ID: "backup-1", UsedBytes: gib}, {ID: "backup-2", UsedBytes: gib}}}
+	if got := bytesOfNewVolumes(during, volumeIDs(start)); got != 2*gib {
+		t.Errorf("capacity of the batch's new volumes = %d, want 2 GiB (the old source's deletion does not count)", got)
 	}
 }

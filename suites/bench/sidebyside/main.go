@@ -193,7 +193,7 @@ func measureExposer(ctx context.Context, cfg *rest.Config, c client.Client, name
 		vc := vexposer.NewCSISnapshotExposer(kubernetes.NewForConfigOrDie(cleanCfg), snapclient.NewForConfigOrDie(cleanCfg).SnapshotV1(), quiet)
 		cleanUp = func(ctx context.Context, owner corev1.ObjectReference, vs, ns string) { vc.CleanUp(ctx, owner, vs, ns) }
 	default:
-		ec, err := client.New(expCfg, client.Options{Scheme: controller.Scheme()})
+		ec, err := client.NewWithWatch(expCfg, client.Options{Scheme: controller.Scheme()})
 		if err != nil {
 			return Result{}, err
 		}
@@ -204,7 +204,7 @@ func measureExposer(ctx context.Context, cfg *rest.Config, c client.Client, name
 				PodLabels: map[string]string{"velero.io/data-upload": owner.Name}, Image: image,
 				OperationTimeout: time.Minute, ExposeTimeout: 5 * time.Minute, BackupPVCConfig: bpvc})
 		}
-		cc, err := client.New(counted(cfg, &cleanReq), client.Options{Scheme: controller.Scheme()})
+		cc, err := client.NewWithWatch(counted(cfg, &cleanReq), client.Options{Scheme: controller.Scheme()})
 		if err != nil {
 			return Result{}, err
 		}
