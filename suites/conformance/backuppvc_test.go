@@ -17,10 +17,14 @@ import (
 )
 
 var _ = Describe("backupPVC", func() {
-	// What the running spec touched, for its diagnostics if it fails.
+	// What the running spec touched, for its diagnostics if it fails: its namespaces and
+	// DataUploads, and the installation of the system under test that ran them (the run's, or a
+	// second one of the spec's own).
 	var touched struct {
 		sync.Mutex
 		namespaces, dataUploads []string
+		shared                  Shared
+		logs                    func() []string
 	}
 	record := func(r *Result) {
 		touched.Lock()
@@ -32,13 +36,14 @@ var _ = Describe("backupPVC", func() {
 	}
 	BeforeEach(func() {
 		touched.namespaces, touched.dataUploads = nil, nil
+		touched.shared, touched.logs = shared, system.LogFiles
 	})
 	JustAfterEach(func(ctx SpecContext) {
 		if !CurrentSpecReport().Failed() {
 			return
 		}
 		dir := filepath.Join(*flagArtifacts, "diagnostics", report.DiagnosticsFolder(CurrentSpecReport().FullText()))
-		if err := WriteDiagnostics(ctx, res.GetControllerRuntimeClient(), dir, shared, system.LogFiles(), touched.namespaces, touched.dataUploads); err != nil {
+		if err := WriteDiagnostics(ctx, res.GetControllerRuntimeClient(), dir, touched.shared, touched.logs(), touched.namespaces, touched.dataUploads); err != nil {
 			AddReportEntry("diagnostics", "could not write diagnostics: "+err.Error())
 			return
 		}
@@ -48,10 +53,12 @@ var _ = Describe("backupPVC", func() {
 	for _, sc := range scenarios {
 		labels := append([]string{"outcome:" + strings.ReplaceAll(sc.Outcome.String(), " ", "-")}, sc.Labels...)
 		// A scale spec runs alone (after the others): its load must not make theirs late, nor
-		// theirs its. So does a restart spec: its kill must not reach the others' DataUploads, and
-		// only the first process, where Serial specs run, holds the started system.
+		// theirs its. A restart spec kills a second installation of its own where the system runs
+		// on the harness's machine (OnHost), in parallel with the others; elsewhere it kills the
+		// run's system, so it runs alone too, on the first process, the one that holds it.
+		restartsOwn := sc.Restart && props.OnHost
 		decorators := []any{Label(labels...)}
-		if sc.Scale > 1 || sc.Restart {
+		if sc.Scale > 1 || (sc.Restart && !restartsOwn) {
 			decorators = append(decorators, Serial)
 		}
 		It(fmt.Sprintf("%s: %s -> %s", sc.Name, sc.Doc, sc.Outcome), append(decorators, func(ctx SpecContext) {
@@ -78,7 +85,7 @@ var _ = Describe("backupPVC", func() {
 			if sc.Affinity && shared.AffinityHostname == "" {
 				Skip("no schedulable, Ready node has a " + HostnameLabel + " label for loadAffinity to require")
 			}
-			if sc.Restart && checker.Killer == nil {
+			if _, killable := system.(sut.Killer); sc.Restart && (!killable || !restartsOwn && checker.Killer == nil) {
 				Skip(fmt.Sprintf("the system under test %s cannot be killed and restarted by the harness (no sut.Killer)", system.Name()))
 			}
 			if sc.Block && !prof.Capabilities.Block {
@@ -87,6 +94,11 @@ var _ = Describe("backupPVC", func() {
 			// Whatever fails, everything the backups create goes, the last made first.
 			tr := NewTracker(res.GetControllerRuntimeClient())
 			DeferCleanup(func(ctx context.Context) { Expect(tr.CleanUp(ctx)).To(Succeed()) })
+			k := checker
+			if restartsOwn {
+				k = secondInstallation(ctx, tr, "restart", true)
+				touched.shared, touched.logs = k.Shared, k.Logs
+			}
 			n := max(sc.Scale, 1)
 			results := make([]*Result, n)
 			errs := make([]error, n)
@@ -94,7 +106,7 @@ var _ = Describe("backupPVC", func() {
 			for i := range n {
 				wg.Go(func() {
 					defer GinkgoRecover()
-					results[i], errs[i] = checker.Backup(ctx, tr, sc, i)
+					results[i], errs[i] = k.Backup(ctx, tr, sc, i)
 				})
 			}
 			wg.Wait()

@@ -18,14 +18,23 @@ import (
 // How a DataUpload whose backupPod never runs ends: Failed at the prepare timeout (D4, D5), or
 // Canceled at once when the backupPod can never run (D3).
 
+// timeoutSlack is how late after the prepare timeout and the system's check interval a
+// DataUpload may still be seen failing: the observer's lag under load.
+const timeoutSlack = 5 * time.Second
+
+// latestTimeout is the latest after acceptance a DataUpload may fail at the prepare timeout: the
+// system checks the timeout every TimeoutCheckInterval, so it may fire that much late.
+func (k *Checker) latestTimeout() time.Duration {
+	return k.Profile.Timeouts.Prepare.Duration + k.Props.TimeoutCheckInterval + timeoutSlack
+}
+
 // expectPrepareTimeout: the DataUpload stays Accepted until the prepare timeout, then Failed with
 // Velero's message; the Backup ends PartiallyFailed (D4, D5, E1, E2). The backupPVC's warning
 // events are the evidence of why.
 func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 	c := k.c()
 	timeout := k.Profile.Timeouts.Prepare.Duration
-	// The system checks the timeout every TimeoutCheckInterval: it may fire that much late.
-	latest := timeout + k.Props.TimeoutCheckInterval + 5*time.Second
+	latest := k.latestTimeout()
 	du := &velerov2alpha1.DataUpload{}
 	var failedSeen time.Time
 	if err := k.waitFor(ctx, r, "the DataUpload to fail at the prepare timeout", latest+time.Minute, func(ctx context.Context) (bool, error) {

@@ -38,7 +38,8 @@ type Checker struct {
 	// Logs are the system under test's log files (its LogFiles), read for a failure's reason.
 	Logs func() []string
 	// Killer crashes and restarts the system under test: set only in the process that started it
-	// (the first, where Serial specs run), and only for a system that is a sut.Killer.
+	// (the first, where Serial specs run), or for a second installation a spec started
+	// (secondInstallation), and only for a system that is a sut.Killer.
 	Killer sut.Killer
 }
 

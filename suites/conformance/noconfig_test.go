@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/backuppvc-conformance/harness/drivers/profile"
-	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
 var _ = Describe("node-agent with no ConfigMap", Label("config", "noConfigMap"), func() {
@@ -35,31 +32,11 @@ var _ = Describe("node-agent with no ConfigMap", Label("config", "noConfigMap"),
 
 		tr := NewTracker(res.GetControllerRuntimeClient())
 		DeferCleanup(func(ctx context.Context) { Expect(tr.CleanUp(ctx)).To(Succeed()) })
-		ns := shared.VeleroNS + "-a6"
-		Expect(tr.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: managedLabels()}})).To(Succeed())
 		// The run's ConfigMap, under its own name, is in that namespace too: present, but not
 		// named, it must not count either.
-		cm := &corev1.ConfigMap{}
-		Expect(res.Get(ctx, NodeAgentConfigMap, shared.VeleroNS, cm)).To(Succeed())
-		Expect(tr.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cm.Name, Labels: managedLabels()}, Data: cm.Data})).To(Succeed())
-		cfg := shared.SUT
-		cfg.Namespace, cfg.NodeAgentConfigMap = ns, ""
-		cfg.WorkDir, cfg.LogDir = cfg.WorkDir+"-a6", cfg.LogDir+"-a6"
-		second, err := sut.New(cfg)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(second.Start(ctx)).To(Succeed(), "starting %s with no ConfigMap in %s", second.Name(), ns)
-		DeferCleanup(func(ctx context.Context) {
-			Expect(sut.StopDraining(ctx, res.GetControllerRuntimeClient(), ns, second, 2*time.Minute)).To(Succeed())
-		})
-		observing, stop := context.WithCancel(context.Background())
-		DeferCleanup(stop)
-		obs, err := Observe(observing, res.GetConfig(), ns)
-		Expect(err).NotTo(HaveOccurred())
-
-		k := *checker
-		k.Shared.VeleroNS, k.Obs, k.Logs, k.Killer = ns, obs, second.LogFiles, nil
+		k := secondInstallation(ctx, tr, "a6", false)
 		r, err := k.Backup(ctx, tr, sc, 1)
-		Expect(err).NotTo(HaveOccurred(), "the backup through %s started with no ConfigMap", second.Name())
+		Expect(err).NotTo(HaveOccurred(), "the backup through a second %s started with no ConfigMap", system.Name())
 		AddReportEntry("evidence", "the source class has the entry "+checker.Classes.expand(sc.Entry)+" in the run's ConfigMap, ignored with none named; "+strings.Join(r.Evidence, "; "))
 	})
 })

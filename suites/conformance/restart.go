@@ -22,9 +22,7 @@ func (k *Checker) killAndRestart(ctx context.Context, r *Result) (metav1.Time, e
 		return metav1.Time{}, fmt.Errorf("DataUpload %s is %s (acceptedTimestamp %v) before the kill, want Accepted", du.Name, du.Status.Phase, du.Status.AcceptedTimestamp)
 	}
 	accepted := *du.Status.AcceptedTimestamp
-	// The kill's moment is the spec's design, not a wait for a condition: halfway, so that a
-	// count started again at the restart ends well past the latest a correct one may.
-	killAt := accepted.Add(k.Profile.Timeouts.Prepare.Duration / 2)
+	killAt := accepted.Add(killAfter(k.Profile.Timeouts.Prepare.Duration, k.latestTimeout()))
 	select {
 	case <-time.After(time.Until(killAt)):
 	case <-ctx.Done():
@@ -39,7 +37,22 @@ func (k *Checker) killAndRestart(ctx context.Context, r *Result) (metav1.Time, e
 	}
 	r.Evidence = append(r.Evidence, fmt.Sprintf("the system killed (SIGKILL) %v after acceptance, running again %v later",
 		start.Sub(accepted.Time).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond)))
+	// A count started again at the restart would fire a whole timeout after it: the judgement
+	// tells it from a correct one only when that is past the latest a correct one may fire.
+	if fromRestart, latest := time.Since(accepted.Time)+k.Profile.Timeouts.Prepare.Duration, k.latestTimeout(); fromRestart <= latest {
+		r.Findings = append(r.Findings, fmt.Sprintf("the %v prepare timeout is too short for D7 with a %v check interval: a count from the restart would fire %v after acceptance, within the %v a correct one may take, so this pass does not tell them apart",
+			k.Profile.Timeouts.Prepare.Duration, k.Props.TimeoutCheckInterval, fromRestart.Round(100*time.Millisecond), latest))
+	}
 	return accepted, nil
+}
+
+// killAfter is when after acceptance the restart spec kills the system, by design rather than on
+// a condition: late enough that a count started again at the restart ends past latest (the
+// latest a correct system may fire, plus 2 s), at least halfway, and 2 s before the timeout at the
+// latest, so that the system is back before it is due.
+func killAfter(timeout, latest time.Duration) time.Duration {
+	const margin = 2 * time.Second
+	return max(timeout/2, min(latest-timeout+margin, timeout-margin))
 }
 
 // expectAcceptedKept: the DataUpload ended with the acceptedTimestamp it had before the kill.
