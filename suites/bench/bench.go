@@ -188,11 +188,11 @@ func (r *runner) batch(ctx context.Context, system, name, alias string, n, gib i
 	if err := r.backupVolumesGone(ctx); err != nil {
 		return b, err
 	}
-	before0, err := r.usage(ctx)
+	atStart, err := r.usage(ctx)
 	if err != nil {
 		return b, fmt.Errorf("bench %s: the emulator's capacity: %w", name, err)
 	}
-	existing := volumeIDs(before0)
+	existing := volumeIDs(atStart)
 	var peak int64
 	var sampled sync.WaitGroup
 	sampled.Go(func() {
@@ -372,6 +372,7 @@ func (r *runner) usage(ctx context.Context) (emulator.Usage, error) {
 	return u, nil
 }
 
+// volumeIDs is the set of the volumes u counts.
 func volumeIDs(u emulator.Usage) map[string]bool {
 	ids := map[string]bool{}
 	for _, v := range u.Volumes {
