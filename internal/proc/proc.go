@@ -124,3 +124,17 @@ func (p *Process) Restart(env []string) (*Process, error) {
 	}
 	return Start(p.Name, filepath.Dir(p.Log), p.Args, env)
 }
+
+// Survive waits until every one of ps has run until the moment until (a component with a bad flag
+// or a refused configuration dies within its first second: a caller gives it that long), and
+// fails at once, with the Died error of the first that exits before. It also ends with ctx.
+func Survive(ctx context.Context, until time.Time, ps ...*Process) error {
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+		for _, p := range ps {
+			if !p.Alive() {
+				return false, p.Died("exited during start-up")
+			}
+		}
+		return !time.Now().Before(until), nil
+	})
+}

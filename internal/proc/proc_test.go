@@ -1,6 +1,8 @@
 package proc
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,5 +55,34 @@ func TestKillRestart(t *testing.T) {
 	t.Cleanup(func() { _ = q.Stop(time.Second) })
 	if !q.Alive() || q.PID == p.PID || q.Log != p.Log {
 		t.Errorf("restarted %+v from %+v: want a new live process with the same log", q, p)
+	}
+}
+
+func TestSurvive(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		until   time.Duration
+		wantErr string
+	}{
+		{name: "lives through", args: []string{"sleep", "60"}, until: 300 * time.Millisecond},
+		// Survive returns at the exit, long before until: a loaded machine may start sh slowly.
+		{name: "exits at once", args: []string{"sh", "-c", "echo bad flag; exit 2"}, until: time.Minute, wantErr: "survive-test exited during start-up"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Start("survive-test", t.TempDir(), tt.args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Stop(time.Second) })
+			err = Survive(context.Background(), time.Now().Add(tt.until), p)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Survive: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "bad flag")):
+				t.Fatalf("Survive: %v, want %q with the log's excerpt", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -67,6 +67,13 @@ func CacheDir() string {
 	return filepath.Join(home, ".cache", "backuppvc-conformance")
 }
 
+// BuildPath is where the harness builds one of this repository's own programs (the reference, a
+// driver of drivers/) named name: a fixed path in the cache, outside any lane's or run's folder,
+// so that go build finds the program up to date there and a warm run neither compiles nor links it.
+func BuildPath(name string) string {
+	return filepath.Join(CacheDir(), "build", name)
+}
+
 // Binary returns the path of a pinned binary, e.g. Binary("kubernetes", "kube-apiserver"), or an
 // error saying how to build it.
 func Binary(component, name string) (string, error) {

@@ -119,10 +119,19 @@ func TestWriteMarkdownAndSVG(t *testing.T) {
 func TestWriteVerdict(t *testing.T) {
 	junit := t.TempDir() + "/junit.xml"
 	if err := os.WriteFile(junit, []byte(`<testsuites><testsuite name="s" tests="4" time="40">
-<testcase name="[SynchronizedBeforeSuite]" time="7.5" status="passed"></testcase>
+<testcase name="[SynchronizedBeforeSuite]" time="7.5" status="passed"><system-err>&gt; Enter [SynchronizedBeforeSuite] TOP-LEVEL
+lane: "level"=0 "msg"="local lane ready" "name"="e2e" "took"="6.1s" "steps"="kwokctl 3s"
+lane: "level"=0 "msg"="system under test ready" "sut"="reference" "took"="1.4s"
+</system-err></testcase>
 <testcase name="[SynchronizedBeforeSuite]" time="7.6" status="passed"></testcase>
 <testcase name="[It] backupPVC fast" time="2" status="passed"></testcase>
 <testcase name="[It] backupPVC slow | piped" time="16" status="failed"></testcase>
+<testcase name="[SynchronizedAfterSuite]" time="3.9" status="passed"><system-err>&gt; Enter [SynchronizedAfterSuite] TOP-LEVEL - suite_test.go:127 @ 12/06/26 19:30:02.73
+&lt; Exit [SynchronizedAfterSuite] TOP-LEVEL - suite_test.go:127 @ 12/06/26 19:30:02.73 (0s)
+&gt; Enter [SynchronizedAfterSuite] TOP-LEVEL - suite_test.go:127 @ 12/06/26 19:30:05.532
+lane: "level"=0 "msg"="local lane down" "name"="e2e"
+&lt; Exit [SynchronizedAfterSuite] TOP-LEVEL - suite_test.go:127 @ 12/06/26 19:30:06.613 (1.081s)
+</system-err></testcase>
 </testsuite></testsuites>`), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +139,8 @@ func TestWriteVerdict(t *testing.T) {
 	if err := WriteVerdict(&out, junit, 44*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| make e2e, wall | 44s |", "| lane bring-up and system under test start | 7.6s |",
-		"| specs, in parallel (Ginkgo total minus bring-up) | 32.4s |", "| teardown, report and builds (the rest) | 4s |",
+	for _, want := range []string{"| make e2e, wall | 44s |", "| lane bring-up | 6.1s |", "| system under test start | 1.4s |",
+		"| specs, in parallel | 31.32s |", "| teardown: leftover checks, system stopped, lane down | 1.08s |", "| the rest: builds, processes, report | 4s |",
 		"| backupPVC slow \\| piped | 16s | failed |\n| backupPVC fast | 2s | passed |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("verdict lacks %q:\n%s", want, out.String())

@@ -52,13 +52,16 @@ var _ = Describe("backupPVC", func() {
 
 	for _, sc := range scenarios {
 		labels := append([]string{"outcome:" + strings.ReplaceAll(sc.Outcome.String(), " ", "-")}, sc.Labels...)
-		// A scale spec runs alone (after the others): its load must not make theirs late, nor
-		// theirs its. A restart spec kills a second installation of its own where the system runs
-		// on the harness's machine (OnHost), in parallel with the others; elsewhere it kills the
-		// run's system, so it runs alone too, on the first process, the one that holds it.
+		// A restart spec kills a second installation of its own where the system runs on the
+		// harness's machine (OnHost), in parallel with the others; elsewhere it kills the run's
+		// system, so it runs alone, after the others, on the first process, the one that holds it.
+		// A scale spec runs beside the others, started first, unless the system's data paths
+		// really run one at a time per node: its backups would then hold the others' DataUploads
+		// Prepared past their deadlines (Velero on kind: 5 minutes, seen).
 		restartsOwn := sc.Restart && props.OnHost
-		decorators := []any{Label(labels...)}
-		if sc.Scale > 1 || (sc.Restart && !restartsOwn) {
+		queues := sc.Scale > 1 && props.DataPath && props.QueuedDataPaths
+		decorators := []any{Label(labels...), SpecPriority(sc.priority())}
+		if (sc.Restart && !restartsOwn) || queues {
 			decorators = append(decorators, Serial)
 		}
 		It(fmt.Sprintf("%s: %s -> %s", sc.Name, sc.Doc, sc.Outcome), append(decorators, func(ctx SpecContext) {

@@ -112,10 +112,8 @@ func (k *Checker) expectCopied(ctx context.Context, r *Result, src *copySources)
 // overwritten, never deleted: the system did not make it); the Backup PartiallyFailed (D2, B10,
 // E1).
 func (k *Checker) expectExposeCollision(ctx context.Context, r *Result, src *copySources) error {
-	du := &velerov2alpha1.DataUpload{}
-	if err := k.waitFor(ctx, r, "the DataUpload to fail", k.Profile.Timeouts.Prepare.Duration+time.Minute, func(ctx context.Context) (bool, error) {
-		return k.c().Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) == nil && finalDU(du), nil
-	}); err != nil {
+	du, _, err := k.dataUploadFinal(ctx, r, "the DataUpload to fail", k.Profile.Timeouts.Prepare.Duration+time.Minute)
+	if err != nil {
 		return err
 	}
 	want := fmt.Sprintf("error copying secret %s from %s to %s: %s", src.secret.Name, r.Namespace, k.Shared.VeleroNS, copyCollisionError)

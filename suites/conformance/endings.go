@@ -10,7 +10,6 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	velerov2alpha1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v2alpha1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/backuppvc-conformance/harness/suites/lane"
 )
@@ -32,21 +31,10 @@ func (k *Checker) latestTimeout() time.Duration {
 // Velero's message; the Backup ends PartiallyFailed (D4, D5, E1, E2). The backupPVC's warning
 // events are the evidence of why.
 func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
-	c := k.c()
 	timeout := k.Profile.Timeouts.Prepare.Duration
 	latest := k.latestTimeout()
-	du := &velerov2alpha1.DataUpload{}
-	var failedSeen time.Time
-	if err := k.waitFor(ctx, r, "the DataUpload to fail at the prepare timeout", latest+time.Minute, func(ctx context.Context) (bool, error) {
-		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) != nil {
-			return false, nil
-		}
-		if finalDU(du) {
-			failedSeen = time.Now()
-			return true, nil
-		}
-		return false, nil
-	}); err != nil {
+	du, failedSeen, err := k.dataUploadFinal(ctx, r, "the DataUpload to fail at the prepare timeout", latest+time.Minute)
+	if err != nil {
 		return err
 	}
 	if du.Status.Phase != velerov2alpha1.DataUploadPhaseFailed || du.Status.Message != MessagePrepareTimeout {
@@ -96,17 +84,9 @@ func (k *Checker) expectPrepareTimeout(ctx context.Context, r *Result) error {
 // name is the DataUpload's), never Prepared, its expose-on-going label gone (D3); the Backup
 // counts the Canceled DataUpload as an operation error (E1).
 func (k *Checker) expectCanceled(ctx context.Context, r *Result) error {
-	c := k.c()
 	timeout := k.Profile.Timeouts.Prepare.Duration
-	du := &velerov2alpha1.DataUpload{}
-	var endSeen time.Time
-	if err := k.waitFor(ctx, r, "the DataUpload to end", timeout+k.Props.TimeoutCheckInterval+time.Minute, func(ctx context.Context) (bool, error) {
-		if c.Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) != nil || !finalDU(du) {
-			return false, nil
-		}
-		endSeen = time.Now()
-		return true, nil
-	}); err != nil {
+	du, endSeen, err := k.dataUploadFinal(ctx, r, "the DataUpload to end", timeout+k.Props.TimeoutCheckInterval+time.Minute)
+	if err != nil {
 		return err
 	}
 	if du.Status.Phase != velerov2alpha1.DataUploadPhaseCanceled {

@@ -137,15 +137,14 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 		return r, err
 	}
 
-	du := &velerov2alpha1.DataUpload{}
+	var du *velerov2alpha1.DataUpload
 	// Velero's server works through Backups one at a time: with many at once, the last one's
 	// DataUpload comes minutes after its Backup was created.
-	if err := k.waitFor(ctx, r, "the DataUpload to be Accepted", k.Profile.Timeouts.Provision.Duration+3*time.Minute, func(ctx context.Context) (bool, error) {
-		list := &velerov2alpha1.DataUploadList{}
-		if err := c.List(ctx, list, client.InNamespace(k.Shared.VeleroNS), client.MatchingLabels{velerov1.BackupNameLabel: r.Backup}); err != nil || len(list.Items) == 0 {
+	if err := k.waitFor(ctx, r, "the DataUpload to be Accepted", k.Profile.Timeouts.Provision.Duration+3*time.Minute, func(context.Context) (bool, error) {
+		var ok bool
+		if du, ok = k.Obs.DataUploadOf(r.Backup); !ok {
 			return false, nil
 		}
-		*du = list.Items[0]
 		r.DataUpload = du.Name
 		return du.Status.Phase != "" && du.Status.Phase != velerov2alpha1.DataUploadPhaseNew, nil
 	}); err != nil {
@@ -359,12 +358,25 @@ func (k *Checker) fills(sc Scenario) bool {
 // dataUploadEnd waits for the DataUpload to reach a final phase. Velero waits up to a minute for
 // its data mover's events after the backupPod ends, and checks plugin operations periodically.
 func (k *Checker) dataUploadEnd(ctx context.Context, r *Result) (*velerov2alpha1.DataUpload, error) {
-	du := &velerov2alpha1.DataUpload{}
 	timeout := k.Profile.Timeouts.Provision.Duration + k.Profile.Timeouts.Prepare.Duration + k.Props.TimeoutCheckInterval + 2*time.Minute
-	err := k.waitFor(ctx, r, "the DataUpload to end", timeout, func(ctx context.Context) (bool, error) {
-		return k.c().Get(ctx, client.ObjectKey{Namespace: k.Shared.VeleroNS, Name: r.DataUpload}, du) == nil && finalDU(du), nil
-	})
+	du, _, err := k.dataUploadFinal(ctx, r, "the DataUpload to end", timeout)
 	return du, err
+}
+
+// dataUploadFinal waits until the Observer has seen the DataUpload in a final phase, and returns
+// that state and when it was seen.
+func (k *Checker) dataUploadFinal(ctx context.Context, r *Result, what string, timeout time.Duration) (*velerov2alpha1.DataUpload, time.Time, error) {
+	var du *velerov2alpha1.DataUpload
+	var at time.Time
+	err := k.waitFor(ctx, r, what, timeout, func(context.Context) (bool, error) {
+		var ok bool
+		if du, ok = k.Obs.DataUpload(r.DataUpload); !ok || !finalDU(du) {
+			return false, nil
+		}
+		at = time.Now()
+		return true, nil
+	})
+	return du, at, err
 }
 
 // expectProvisionedThrough: the backup PV was provisioned through the scenario's class (B4).

@@ -19,7 +19,7 @@ var _ = Describe("node-agent with no ConfigMap", Label("config", "noConfigMap"),
 	// --node-agent-configmap, backs up a source whose class has an entry in that ConfigMap (the
 	// override scenario's): with no ConfigMap named, the entry must not count, and the backupPVC
 	// takes the defaults.
-	It("A6 no --node-agent-configmap: no backupPVC configuration, the backupPVC in the source class and ReadWriteOnce", func(ctx SpecContext) {
+	It("A6 no --node-agent-configmap: no backupPVC configuration, the backupPVC in the source class and ReadWriteOnce", SpecPriority(prioritySecondInstallation), func(ctx SpecContext) {
 		if !checker.Props.OnHost {
 			Skip(fmt.Sprintf("%s is installed in the cluster: a second installation for this spec would be a second install", system.Name()))
 		}

@@ -70,9 +70,11 @@ type Scenario struct {
 	// source's data but not the DataUpload's copy: the expose must fail on the collision and leave
 	// that Secret as it was.
 	Collide bool
-	// Restart: the spec kills the system under test (SIGKILL) halfway to the prepare timeout and
-	// restarts it (sut.Killer); the timeout must still fire at the acceptedTimestamp persisted
-	// before the kill plus the timeout (D7). It runs alone: the kill must not reach other specs.
+	// Restart: the spec kills the system under test (SIGKILL) before the prepare timeout (at
+	// killAfter) and restarts it (sut.Killer); the timeout must still fire at the acceptedTimestamp
+	// persisted before the kill plus the timeout (D7). The kill must not reach other specs: it
+	// kills a second installation of its own where the system runs on the harness's machine, and
+	// otherwise runs alone.
 	Restart bool
 	// Affinity: the ConfigMap's loadAffinity has an entry for the scenario's backup class
 	// ({{affine}}) requiring one node, and one for its source class requiring a node that does

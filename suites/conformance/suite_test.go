@@ -80,7 +80,11 @@ func TestConformance(t *testing.T) {
 	klog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
 	ctrllog.SetLogger(funcr.New(func(string, string) {}, funcr.Options{}))
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "backupPVC conformance")
+	// Every spec shuffled on its own, not only the top-level containers: Ginkgo honours
+	// SpecPriority between shuffled units, so only then do the long specs start first (priority.go).
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	suiteConfig.RandomizeAllSpecs = true
+	RunSpecs(t, "backupPVC conformance", suiteConfig, reporterConfig)
 }
 
 func envOr(key, def string) string {

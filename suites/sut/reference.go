@@ -76,7 +76,15 @@ func (r *Reference) Properties() Properties {
 		DataPath: r.cfg.RealKubelet && r.cfg.BackupPodImage != ""}
 }
 
-func (r *Reference) bin() string { return filepath.Join(r.cfg.WorkDir, "bin", "backuppvc-reference") }
+// bin is where the reference is built: one path per planted defect, shared by every run, so that a
+// warm start (and a second installation's) finds it up to date.
+func (r *Reference) bin() string {
+	name := "backuppvc-reference"
+	if m := os.Getenv(MutantEnv); m != "" {
+		name += "-" + m
+	}
+	return toolchain.BuildPath(name)
+}
 
 // Start builds the reference and runs it; it fails if the process exits within its first
 // second (a refused ConfigMap, a bad flag), with the end of its log.
@@ -116,7 +124,7 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return err
 	}
-	return stillRunningAfter(ctx, time.Second, p)
+	return proc.Survive(ctx, time.Now().Add(time.Second), p)
 }
 
 // Running reports whether the process is still up.
@@ -185,7 +193,7 @@ func (r *Reference) Restart(ctx context.Context) error {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return fmt.Errorf("sut reference: %w", err)
 	}
-	if err := stillRunningAfter(ctx, time.Second, p); err != nil {
+	if err := proc.Survive(ctx, time.Now().Add(time.Second), p); err != nil {
 		return fmt.Errorf("sut reference: restart: %w", err)
 	}
 	return nil

@@ -84,23 +84,6 @@ func (w *lineWatch) String() string {
 	return w.buf.String()
 }
 
-// stillRunningAfter fails if any of ps exits within d (a bad flag, a refused configuration).
-func stillRunningAfter(ctx context.Context, d time.Duration, ps ...*proc.Process) error {
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, d, true, func(context.Context) (bool, error) {
-		for _, p := range ps {
-			if !p.Alive() {
-				return false, p.Died("exited during start-up")
-			}
-		}
-		return false, nil
-	})
-	// Here the poll running out is the success: every process lived through d.
-	if wait.Interrupted(err) && ctx.Err() == nil {
-		return nil
-	}
-	return err
-}
-
 // waitLog waits until p's log, past its first from bytes, contains line, failing at once if p
 // exits.
 func waitLog(ctx context.Context, p *proc.Process, line string, from int64, timeout time.Duration) error {

@@ -49,6 +49,10 @@ type Properties struct {
 	// Restores: its data mover uploads the volume's data to an object store, and a Velero Restore
 	// of the backup brings it back (the reference's data mover only reads).
 	Restores bool
+	// QueuedDataPaths: its node-agent runs a node's data paths one at a time (Velero's default
+	// loadConcurrency), so where they really run (DataPath) a DataUpload waits Prepared behind
+	// every other one on its node: many backups at once hold up every other spec's.
+	QueuedDataPaths bool
 	// OnHost: it runs as processes on the harness's machine, so a second instance of it, in a
 	// Velero namespace of its own, costs a start-up and touches nothing of the cluster but that
 	// namespace (an installation in the cluster would be a second install).

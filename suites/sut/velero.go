@@ -139,7 +139,7 @@ func (v *Velero) Description() string {
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in the
 // backupPod, which on the local lane (kwok) never really runs (so nothing is there to restore).
 func (v *Velero) Properties() Properties {
-	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: false, Restores: true, OnHost: true}
+	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: false, Restores: true, QueuedDataPaths: true, OnHost: true}
 }
 
 // Start brings Velero up: the object store, the objects velero install makes, the server and the

@@ -61,7 +61,7 @@ func (v *VeleroKind) Description() string {
 // Properties: Velero checks the prepare timeout once a minute; its own data mover runs in
 // backupPods that the kubelet really runs, and what it uploads a Restore brings back.
 func (v *VeleroKind) Properties() Properties {
-	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: true, Restores: true}
+	return Properties{TimeoutCheckInterval: veleroCheckInterval, DataMover: VeleroDataMover, DataPath: true, Restores: true, QueuedDataPaths: true}
 }
 
 // Start builds (or finds) the images, loads them into the kind node, starts the object store,

@@ -25,8 +25,8 @@ var kwokStages = []string{
 }
 
 // kwokctlConfig writes the kwokctl configuration: binary runtime, our pinned binaries, a
-// controller-manager that binds claims every second, the API server's audit policy when
-// auditPolicy names one, and the stages.
+// controller-manager that binds claims every second, no leader elections, the API server's audit
+// policy when auditPolicy names one, and the stages.
 func kwokctlConfig(path string, bins map[string]string, auditPolicy string) error {
 	versions, err := toolchain.Versions()
 	if err != nil {
@@ -54,10 +54,19 @@ options:
   etcdctlBinary: %s
   kubeAuditPolicy: %q
 componentsPatches:
+# No leader election: one instance of each, and the election costs seconds at start (the first
+# attempt fails while kube-system does not exist yet, the next comes 2 s later), which the default
+# ServiceAccount, and so every pod, waits for.
 - name: kube-controller-manager
   extraArgs:
   - key: pvclaimbinder-sync-period
     value: 1s
+  - key: leader-elect
+    value: "false"
+- name: kube-scheduler
+  extraArgs:
+  - key: leader-elect
+    value: "false"
 `, bins["kube-apiserver"], bins["kube-controller-manager"], bins["kube-scheduler"], bins["kubectl"], bins["kwok"], bins["etcd"], bins["etcdctl"], auditPolicy)
 	if auditPolicy != "" {
 		// The API server rotates its audit log at 100 MB by default, which a bench at N=200

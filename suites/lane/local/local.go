@@ -144,26 +144,35 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 		steps = append(steps, step+" "+time.Since(stepStart).Round(time.Millisecond).String())
 		stepStart = time.Now()
 	}
+	// The driver is built while kwokctl starts the control plane: the build is the go command's
+	// work, the start mostly waiting.
+	built := make(chan error, 1)
 	if loc.Package != "" {
-		driverBin = filepath.Join(l.work, "bin", "csi-driver")
-		if err := l.run(ctx, "build driver", "go", "build", "-o", driverBin, loc.Package); err != nil {
-			return l, err
-		}
-		took("driver build")
+		driverBin = toolchain.BuildPath("csi-driver-" + o.Profile.Name)
+		go func() { built <- l.run(ctx, "build driver", "go", "build", "-o", driverBin, loc.Package) }()
+	} else {
+		built <- nil
 	}
-	if err := l.kwokctlUp(ctx, bins); err != nil {
+	err = l.kwokctlUp(ctx, bins)
+	if berr := <-built; err == nil {
+		err = berr
+	}
+	if err != nil {
 		return l, err
 	}
-	took("kwokctl")
+	took("kwokctl and driver build")
 	o.Log.Info("control plane up", "took", time.Since(start).Round(time.Millisecond).String())
 	c, err := client.New(l.cfg, client.Options{Scheme: kubescheme.New()})
 	if err != nil {
 		return l, fmt.Errorf("local lane: client: %w", err)
 	}
-	if err := waitDefaultServiceAccount(ctx, c); err != nil {
-		return l, err
-	}
-	took("default ServiceAccount")
+	// Pods need the default ServiceAccount, which the controller-manager makes a second or two
+	// after kwokctl reports ready; nothing before the profile's objects needs it, so it is waited
+	// for after them.
+	saCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting() // when a step before fails
+	saReady := make(chan error, 1)
+	go func() { saReady <- waitDefaultServiceAccount(saCtx, c) }()
 	if err := lane.InstallCRDs(l.cfg); err != nil {
 		return l, err
 	}
@@ -172,15 +181,18 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 		return l, err
 	}
 	drivers := append([]string{o.Profile.Driver}, loc.ExtraDrivers...)
-	if err := l.startStorage(bins, driverBin, drivers); err != nil {
+	if err := l.startStorage(ctx, bins, driverBin, drivers); err != nil {
 		return l, err
 	}
 	took("nodes and storage")
 	if _, err := lane.Prepare(ctx, c, o.Profile, drivers); err != nil {
 		return l, err
 	}
+	if err := <-saReady; err != nil {
+		return l, err
+	}
 	l.versions = l.componentVersions(drivers, driverBin)
-	took("classes and versions")
+	took("classes, versions and default ServiceAccount")
 	o.Log.Info("local lane ready", "name", o.Name, "kubeconfig", l.kubecfg, "took", time.Since(start).Round(time.Millisecond).String(),
 		"steps", strings.Join(steps, ", "))
 	return l, nil
@@ -269,7 +281,7 @@ func createNodes(ctx context.Context, c client.Client, n int) error {
 
 // startStorage starts snapshot-controller, then per driver the driver, its csi-provisioner and
 // csi-snapshotter, and checks that each survives its start.
-func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []string) error {
+func (l *Lane) startStorage(ctx context.Context, bins map[string]string, driverBin string, drivers []string) error {
 	kc := "--kubeconfig=" + l.kubecfg
 	if err := l.spawn("snapshot-controller", append([]string{bins["snapshot-controller"], kc}, lane.SnapshotControllerFlags...), nil); err != nil {
 		return err
@@ -300,11 +312,8 @@ func (l *Lane) startStorage(bins map[string]string, driverBin string, drivers []
 		}
 	}
 	// A component with a bad flag or no socket dies within its first second.
-	time.Sleep(time.Second)
-	for _, p := range l.st.Processes {
-		if !p.Alive() {
-			return l.died(p.Name, errors.New("exited during start-up"))
-		}
+	if err := proc.Survive(ctx, time.Now().Add(time.Second), l.st.Processes...); err != nil {
+		return fmt.Errorf("local lane: %w", err)
 	}
 	return nil
 }
@@ -577,17 +586,8 @@ func (l *Lane) KillRestart(ctx context.Context, name string) error {
 	}
 	// A component with a bad flag dies within its first second (as at Up): watch it that long,
 	// failing as soon as it exits.
-	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Second, true, func(context.Context) (bool, error) {
-		if !p.Alive() {
-			return false, errors.New("exited after its restart")
-		}
-		return false, nil
-	})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil && !wait.Interrupted(err) {
-		return l.died(name, err)
+	if err := proc.Survive(ctx, time.Now().Add(time.Second), p); err != nil {
+		return fmt.Errorf("local lane: after its restart: %w", err)
 	}
 	return nil
 }
