@@ -1,10 +1,10 @@
 package conformance
 
-// Spec priorities (Ginkgo's SpecPriority: a higher one starts first; TestConformance shuffles every
-// spec on its own, which Ginkgo needs to order specs of one container by priority). The specs that wait out a
-// prepare timeout are the longest of a run by far; started first, the short ones fill the
-// processes around them and the run ends about when the longest does. Started in the order they
-// are written in, they came last, and the run ended one timeout after the short ones.
+// Spec priorities (Ginkgo's SpecPriority: a higher one starts first; TestConformance shuffles
+// every spec on its own, which Ginkgo needs to order the specs of one container by priority). The
+// specs that wait out a prepare timeout are the longest of a run by far; started first, the short
+// ones fill the processes around them and the run ends about when the longest does. Started in the
+// order of their names, they came last, and the run ended one timeout after the short ones.
 const (
 	// priorityTimeout: the spec waits for a prepare timeout.
 	priorityTimeout = 2
