@@ -214,7 +214,7 @@ func nameOf(obj any) string {
 }
 
 // DataUpload is the last state of the DataUpload name seen, if it was ever seen. The specs wait on
-// it rather than asking the API server every 200 ms: a run's waits were a fifth of its requests.
+// it rather than asking the API server every 200 ms: those polls were one request in eight of a run.
 func (o *Observer) DataUpload(name string) (*velerov2alpha1.DataUpload, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
