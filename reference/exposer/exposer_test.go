@@ -525,6 +525,20 @@ func TestPeekExposedD3(t *testing.T) {
 	}
 }
 
+// With WithPodReader, PeekExposed and GetExposed look at the backupPod through that reader (the
+// controllers' cache), not through the Exposer's direct client, which here has no pod at all.
+func TestWithPodReader(t *testing.T) {
+	direct := newCluster(t)
+	failed := newCluster(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: duName}, Status: corev1.PodStatus{Phase: corev1.PodFailed, Message: "evicted"}})
+	if err := New(direct, WithPodReader(failed)).PeekExposed(context.Background(), owner); err == nil {
+		t.Error("PeekExposed did not read the Failed backupPod through the pod reader")
+	}
+	running := newCluster(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: duName}, Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+	if _, err := New(direct, WithPodReader(running)).GetExposed(context.Background(), owner); err == nil || !strings.Contains(err.Error(), "backup pvc") {
+		t.Errorf("GetExposed = %v, want it to find the running backupPod through the pod reader and its backupPVC missing from the direct client", err)
+	}
+}
+
 func TestDiagnoseD5(t *testing.T) {
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: duName, UID: "pvc-uid"},
 		Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}}

@@ -17,7 +17,7 @@ import (
 // image that cannot be pulled. Pending or unschedulable is not unrecoverable (spec D3).
 func (e *Exposer) PeekExposed(ctx context.Context, owner corev1.ObjectReference) error {
 	pod := &corev1.Pod{}
-	if err := e.client.Get(ctx, key(owner), pod); err != nil {
+	if err := e.pods.Get(ctx, key(owner), pod); err != nil {
 		if !apierrors.IsNotFound(err) {
 			e.log.Error(err, "peek backup pod", "pod", owner.Name)
 		}
@@ -69,7 +69,7 @@ func TerminationMessage(pod *corev1.Pod) string {
 // and the backupPVC is bound; nil when the pod has not run yet.
 func (e *Exposer) GetExposed(ctx context.Context, owner corev1.ObjectReference) (*Exposed, error) {
 	pod := &corev1.Pod{}
-	if err := e.client.Get(ctx, key(owner), pod); err != nil {
+	if err := e.pods.Get(ctx, key(owner), pod); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}

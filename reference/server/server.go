@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	du := &controller.DataUploadReconciler{
 		Client: mgr.GetClient(), Reader: direct,
-		Exposer:  exposer.New(direct, exposer.WithLogger(o.Log.WithName("exposer"))),
+		Exposer:  exposer.New(direct, exposer.WithLogger(o.Log.WithName("exposer")), exposer.WithPodReader(mgr.GetClient())),
 		Config:   agentConfig,
 		Clock:    o.Clock,
 		Log:      o.Log.WithName("dataupload"),

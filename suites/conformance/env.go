@@ -243,6 +243,7 @@ func SetUp(ctx context.Context, o Options, scenarios []Scenario) (s *Setup, err 
 		return s, err
 	}
 	s.SUT = started
+	s.Shared.SUT.Built = true
 	o.Log.Info("system under test ready", "sut", started.Name(), "took", time.Since(start).Round(time.Millisecond).String())
 	return s, nil
 }

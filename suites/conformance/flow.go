@@ -41,6 +41,10 @@ type Checker struct {
 	// (the first, where Serial specs run), or for a second installation a spec started
 	// (secondInstallation), and only for a system that is a sut.Killer.
 	Killer sut.Killer
+	// Installed waits for the installation the Checker judges to have started, and says whether
+	// it did: set for a second installation a spec starts in the background (secondInstallation);
+	// nil for the run's, started before the specs.
+	Installed func() error
 }
 
 // Result is what one backup showed, for the report.
@@ -131,6 +135,11 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 	// operationTimeout, and that bounds more than the snapshot: the backupPod's wait for its
 	// kopia repository too (--resource-timeout). At the profile's 60 s, 20 backups at once on
 	// 2 cores failed "backup repository not provisioned".
+	if k.Installed != nil {
+		if err := k.Installed(); err != nil {
+			return r, err
+		}
+	}
 	backup := &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup, Labels: managedLabels()},
 		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true)}}
 	if err := tr.Create(ctx, backup); err != nil {

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,6 +20,8 @@ import (
 // usual name. With named, the installation is started with --node-agent-configmap naming it; without,
 // with none. It returns a Checker for that installation, whose Killer (if the system is one) kills
 // and restarts it alone: the DataUploads of the other specs, in the run's namespace, are not its.
+// The installation starts in the background, while the spec makes its source volume: the
+// Checker's Backup waits for it before it creates the Backup (Checker.Installed).
 // Everything goes when the spec ends: its DataUploads drained, the installation stopped, then the
 // namespace and the copy (tr).
 func secondInstallation(ctx context.Context, tr *Tracker, suffix string, named bool) *Checker {
@@ -35,8 +39,17 @@ func secondInstallation(ctx context.Context, tr *Tracker, suffix string, named b
 	cfg.WorkDir, cfg.LogDir = cfg.WorkDir+"-"+suffix, cfg.LogDir+"-"+suffix
 	second, err := sut.New(cfg)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(second.Start(ctx)).To(Succeed(), "starting a second %s in %s", second.Name(), ns)
+	started := make(chan error, 1)
+	go func() { started <- second.Start(ctx) }()
+	installed := sync.OnceValue(func() error {
+		if err := <-started; err != nil {
+			return fmt.Errorf("starting a second %s in %s: %w", second.Name(), ns, err)
+		}
+		return nil
+	})
+	// Stopped only once its start has ended, however the spec ended.
 	DeferCleanup(func(ctx context.Context) {
+		_ = installed()
 		Expect(sut.StopDraining(ctx, res.GetControllerRuntimeClient(), ns, second, 2*time.Minute)).To(Succeed())
 	})
 	observing, stop := context.WithCancel(context.Background())
@@ -45,7 +58,7 @@ func secondInstallation(ctx context.Context, tr *Tracker, suffix string, named b
 	Expect(err).NotTo(HaveOccurred())
 
 	k := *checker
-	k.Shared.VeleroNS, k.Obs, k.Logs, k.Killer = ns, obs, second.LogFiles, nil
+	k.Shared.VeleroNS, k.Obs, k.Logs, k.Killer, k.Installed = ns, obs, second.LogFiles, nil, installed
 	if killer, ok := second.(sut.Killer); ok {
 		k.Killer = killer
 	}

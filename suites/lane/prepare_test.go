@@ -5,9 +5,11 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"strings"
 	"testing"
+	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -75,6 +77,39 @@ func TestPrepare(t *testing.T) {
 			}
 			if err := c.Get(context.Background(), client.ObjectKey{Name: "snap"}, vsc); err == nil {
 				t.Error("Unprepare left the snapshot class")
+			}
+		})
+	}
+}
+
+// A CRD Established long ago needs no wait, even with a context already ended; one Established a
+// moment ago is waited for, until the context ends; a CRD that cannot be read is not waited for.
+func TestWaitOutCreateHold(t *testing.T) {
+	crd := func(established time.Time) *apiextv1.CustomResourceDefinition {
+		return &apiextv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: volumeSnapshotClassCRD},
+			Status: apiextv1.CustomResourceDefinitionStatus{Conditions: []apiextv1.CustomResourceDefinitionCondition{
+				{Type: apiextv1.NamesAccepted, Status: apiextv1.ConditionTrue, LastTransitionTime: metav1.NewTime(established)},
+				{Type: apiextv1.Established, Status: apiextv1.ConditionTrue, LastTransitionTime: metav1.NewTime(established)}}}}
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name     string
+		existing []client.Object
+		wantErr  bool
+	}{
+		{"established a minute ago", []client.Object{crd(time.Now().Add(-time.Minute))}, false},
+		{"established now", []client.Object{crd(time.Now())}, true},
+		{"no such CRD", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fake.NewClientBuilder().WithScheme(kubescheme.New()).WithObjects(tc.existing...).Build()
+			err := waitOutCreateHold(ended, c, volumeSnapshotClassCRD)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want one: %v", err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), volumeSnapshotClassCRD) {
+				t.Errorf("error %v does not name the CRD", err)
 			}
 		})
 	}

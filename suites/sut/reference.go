@@ -25,9 +25,8 @@ const mutantVariable = "github.com/backuppvc-conformance/harness/reference/mutan
 
 // Reference is this repository's backuppvc-reference, run as one host process.
 type Reference struct {
-	cfg   Config
-	extra []string
-	p     *proc.Process
+	cfg Config
+	p   *proc.Process
 }
 
 var _ SUT = (*Reference)(nil)
@@ -35,13 +34,12 @@ var _ SUT = (*Reference)(nil)
 // referenceCheckInterval is how often the suites ask the reference to check the prepare timeout.
 const referenceCheckInterval = 250 * time.Millisecond
 
-func newReference(cfg Config) *Reference { return &Reference{cfg: cfg} }
+// referenceStarted is what the reference logs (its default format, JSON) once it has loaded the
+// node-agent ConfigMap and set its controllers up, just before it runs them: whatever it refuses
+// (a ConfigMap, a flag) it refuses before.
+const referenceStarted = `"msg":"starting"`
 
-// NewReference is the reference with more flags of backuppvc-reference run (make bench counts its
-// API requests that way); the suites use New.
-func NewReference(cfg Config, extraArgs ...string) *Reference {
-	return &Reference{cfg: cfg, extra: extraArgs}
-}
+func newReference(cfg Config) *Reference { return &Reference{cfg: cfg} }
 
 // PID is the running process's ID (0 before Start).
 func (r *Reference) PID() int {
@@ -86,8 +84,9 @@ func (r *Reference) bin() string {
 	return toolchain.BuildPath(name)
 }
 
-// Start builds the reference and runs it; it fails if the process exits within its first
-// second (a refused ConfigMap, a bad flag), with the end of its log.
+// Start builds the reference (unless Config.Built) and runs it; it returns once the reference logs that it starts its
+// controllers, and fails if the process exits before (a refused ConfigMap, a bad flag), with the
+// end of its log.
 func (r *Reference) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -99,16 +98,10 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	build := []string{"build", "-o", r.bin()}
-	if m := os.Getenv(MutantEnv); m != "" {
-		build = append(build, "-ldflags", "-X "+mutantVariable+"="+m)
-	}
-	cmd := exec.CommandContext(ctx, "go", append(build, "./reference/cmd/backuppvc-reference")...)
-	cmd.Dir = toolchain.RepoRoot()
-	// The go command's work folder inside ours: a build cut short leaves nothing in /tmp.
-	cmd.Env = append(os.Environ(), "GOTMPDIR="+tmpDir(r.cfg))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
+	if !r.cfg.Built {
+		if err := r.build(ctx); err != nil {
+			return err
+		}
 	}
 	args := []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", r.cfg.Namespace,
 		"--data-mover-prepare-timeout", r.cfg.PrepareTimeout.String(), "--prepare-check-interval", referenceCheckInterval.String()}
@@ -116,7 +109,7 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if r.cfg.BackupPodImage != "" {
 		args = append(args, "--backup-pod-image", r.cfg.BackupPodImage)
 	}
-	p, err := proc.Start("reference", r.cfg.LogDir, append(args, r.extra...), nil)
+	p, err := proc.Start("reference", r.cfg.LogDir, args, nil)
 	if err != nil {
 		return err
 	}
@@ -124,7 +117,23 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return err
 	}
-	return proc.Survive(ctx, time.Now().Add(time.Second), p)
+	return waitLog(ctx, p, referenceStarted, 0, time.Minute)
+}
+
+// build builds the reference (with the planted defect MutantEnv names) at bin.
+func (r *Reference) build(ctx context.Context) error {
+	args := []string{"build", "-o", r.bin()}
+	if m := os.Getenv(MutantEnv); m != "" {
+		args = append(args, "-ldflags", "-X "+mutantVariable+"="+m)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./reference/cmd/backuppvc-reference")...)
+	cmd.Dir = toolchain.RepoRoot()
+	// The go command's work folder inside ours: a build cut short leaves nothing in /tmp.
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+tmpDir(r.cfg))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // Running reports whether the process is still up.
@@ -180,11 +189,12 @@ func (r *Reference) Kill(context.Context) error {
 }
 
 // Restart runs the reference again with the same command line (the binary Start built) and fails,
-// like Start, if it exits within its first second.
+// like Start, if it exits before it starts its controllers.
 func (r *Reference) Restart(ctx context.Context) error {
 	if r.p == nil {
 		return errors.New("sut reference: restart before start")
 	}
+	from := logSize(r.p)
 	p, err := r.p.Restart(nil)
 	if err != nil {
 		return fmt.Errorf("sut reference: %w", err)
@@ -193,7 +203,7 @@ func (r *Reference) Restart(ctx context.Context) error {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return fmt.Errorf("sut reference: %w", err)
 	}
-	if err := proc.Survive(ctx, time.Now().Add(time.Second), p); err != nil {
+	if err := waitLog(ctx, p, referenceStarted, from, time.Minute); err != nil {
 		return fmt.Errorf("sut reference: restart: %w", err)
 	}
 	return nil

@@ -102,10 +102,10 @@ func logSize(p *proc.Process) int64 {
 	return fi.Size()
 }
 
-// waitUntil polls cond every 200 ms until it holds; it fails when timeout passes (saying what it
+// waitUntil polls cond every 100 ms until it holds; it fails when timeout passes (saying what it
 // waited for) or when one of watch exits (with the end of its log).
 func waitUntil(ctx context.Context, timeout time.Duration, what string, watch *proc.Process, cond wait.ConditionWithContextFunc) error {
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		if watch != nil && !watch.Alive() {
 			return false, watch.Died("exited")
 		}

@@ -108,3 +108,28 @@ func TestSweepStale(t *testing.T) {
 		t.Errorf("the live run's folder went: %v", err)
 	}
 }
+
+// The reference's start ends when it logs that it starts its controllers, or fails as soon as it
+// exits before, with the end of its log: here it cannot read its kubeconfig. Built: Start runs
+// the binary as it is, so a missing one is an error, not a build.
+func TestReferenceStart(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("BACKUPPVC_CACHE", dir) // its own build, which this test removes
+	cfg := Config{SUT: "reference", Lane: "local", Kubeconfig: filepath.Join(dir, "no-such-kubeconfig"), Namespace: "velero",
+		PrepareTimeout: time.Minute, WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "logs")}
+	err := newReference(cfg).Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "reference exited") || !strings.Contains(err.Error(), "no-such-kubeconfig") {
+		t.Fatalf("Start with an unreadable kubeconfig: %v, want it to fail with the end of the reference's log", err)
+	}
+	cfg.Built = true
+	r := newReference(cfg)
+	if err := os.Remove(r.bin()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err == nil {
+		t.Fatal("Start with Built and no binary succeeded")
+	}
+	if _, err := os.Stat(r.bin()); err == nil {
+		t.Error("Start with Built built the reference")
+	}
+}
