@@ -131,15 +131,15 @@ func (k *Checker) Backup(ctx context.Context, tr *Tracker, sc Scenario, i int) (
 		}
 		defer snapshots.Stop()
 	}
-	// csiSnapshotTimeout is left at Velero's default (10m): Velero makes it the DataUpload's
-	// operationTimeout, and that bounds more than the snapshot: the backupPod's wait for its
-	// kopia repository too (--resource-timeout). At the profile's 60 s, 20 backups at once on
-	// 2 cores failed "backup repository not provisioned".
 	if k.Installed != nil {
 		if err := k.Installed(); err != nil {
 			return r, err
 		}
 	}
+	// csiSnapshotTimeout is left at Velero's default (10m): Velero makes it the DataUpload's
+	// operationTimeout, and that bounds more than the snapshot: the backupPod's wait for its
+	// kopia repository too (--resource-timeout). At the profile's 60 s, 20 backups at once on
+	// 2 cores failed "backup repository not provisioned".
 	backup := &velerov1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: k.Shared.VeleroNS, Name: r.Backup, Labels: managedLabels()},
 		Spec: velerov1.BackupSpec{IncludedNamespaces: []string{r.Namespace}, SnapshotMoveData: ptr.To(true)}}
 	if err := tr.Create(ctx, backup); err != nil {

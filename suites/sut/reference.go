@@ -84,9 +84,9 @@ func (r *Reference) bin() string {
 	return toolchain.BuildPath(name)
 }
 
-// Start builds the reference (unless Config.Built) and runs it; it returns once the reference logs that it starts its
-// controllers, and fails if the process exits before (a refused ConfigMap, a bad flag), with the
-// end of its log.
+// Start builds the reference (unless Config.Built) and runs it; it returns once the reference
+// logs that it starts its controllers, and fails if the process exits before (a refused
+// ConfigMap, a bad flag), with the end of its log.
 func (r *Reference) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -109,6 +109,11 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if r.cfg.BackupPodImage != "" {
 		args = append(args, "--backup-pod-image", r.cfg.BackupPodImage)
 	}
+	// The log is appended to: what an earlier run in the same folder logged does not count.
+	var from int64
+	if fi, err := os.Stat(r.LogFiles()[0]); err == nil {
+		from = fi.Size()
+	}
 	p, err := proc.Start("reference", r.cfg.LogDir, args, nil)
 	if err != nil {
 		return err
@@ -117,7 +122,7 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return err
 	}
-	return waitLog(ctx, p, referenceStarted, 0, time.Minute)
+	return waitLog(ctx, p, referenceStarted, from, time.Minute)
 }
 
 // build builds the reference (with the planted defect MutantEnv names) at bin.

@@ -110,13 +110,21 @@ func TestSweepStale(t *testing.T) {
 }
 
 // The reference's start ends when it logs that it starts its controllers, or fails as soon as it
-// exits before, with the end of its log: here it cannot read its kubeconfig. Built: Start runs
-// the binary as it is, so a missing one is an error, not a build.
+// exits before, with the end of its log: here it cannot read its kubeconfig (and an earlier run's
+// "starting", in the log it appends to, does not count). Built: Start runs the binary as it is,
+// so a missing one is an error, not a build.
 func TestReferenceStart(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("BACKUPPVC_CACHE", dir) // its own build, which this test removes
 	cfg := Config{SUT: "reference", Lane: "local", Kubeconfig: filepath.Join(dir, "no-such-kubeconfig"), Namespace: "velero",
 		PrepareTimeout: time.Minute, WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "logs")}
+	// An earlier run's log in the same folder, which the new process appends to, says it started.
+	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.LogDir, "reference.log"), []byte(`{"msg":"starting"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	err := newReference(cfg).Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "reference exited") || !strings.Contains(err.Error(), "no-such-kubeconfig") {
 		t.Fatalf("Start with an unreadable kubeconfig: %v, want it to fail with the end of the reference's log", err)

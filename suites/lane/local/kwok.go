@@ -26,7 +26,8 @@ var kwokStages = []string{
 
 // kwokctlConfig writes the kwokctl configuration: binary runtime, our pinned binaries, a
 // controller-manager that binds claims every second, no leader elections, a quick etcd election
-// and no fsync, a control plane that collects garbage less often, the API server's audit policy when auditPolicy names one, and the stages.
+// and no fsync, a control plane that collects garbage less often, the API server's audit policy
+// when auditPolicy names one, and the stages.
 func kwokctlConfig(path string, bins map[string]string, auditPolicy string) error {
 	versions, err := toolchain.Versions()
 	if err != nil {

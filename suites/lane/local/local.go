@@ -179,8 +179,7 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	}
 	took("CRDs")
 	// The profile's objects are made while the storage components start: nothing of one needs the
-	// other, and the first object of a CRD just installed (the VolumeSnapshotClass) took the API
-	// server 2 s in half the bring-ups measured here.
+	// other, and the VolumeSnapshotClass first waits out its CRD's create hold (lane.Prepare).
 	drivers := append([]string{o.Profile.Driver}, loc.ExtraDrivers...)
 	prepared := make(chan error, 1)
 	go func() {
