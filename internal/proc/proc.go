@@ -25,6 +25,9 @@ type Process struct {
 	PID  int      `json:"pid"`
 	Log  string   `json:"log"`
 	Args []string `json:"args"`
+	// LogStart is where in Log this process's output begins: the file is appended to, and may
+	// hold an earlier run's, or the same command's before a Restart.
+	LogStart int64 `json:"logStart"`
 }
 
 // Start runs args in its own process group (so a terminal's Ctrl-C reaches the harness, which
@@ -37,6 +40,10 @@ func Start(name, logDir string, args []string, env []string) (*Process, error) {
 		return nil, fmt.Errorf("%s: log file: %w", name, err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: log file: %w", name, err)
+	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), env...)
@@ -44,7 +51,7 @@ func Start(name, logDir string, args []string, env []string) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", name, args[0], err)
 	}
-	p := &Process{Name: name, PID: cmd.Process.Pid, Log: logPath, Args: args}
+	p := &Process{Name: name, PID: cmd.Process.Pid, Log: logPath, Args: args, LogStart: fi.Size()}
 	// Reap it when it exits so Alive sees the exit (a zombie would still answer signal 0).
 	go func() { _ = cmd.Wait() }()
 	return p, nil

@@ -2,9 +2,13 @@ package proc
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 func TestStop(t *testing.T) {
@@ -84,5 +88,33 @@ func TestSurvive(t *testing.T) {
 				t.Fatalf("Survive: %v, want %q with the log's excerpt", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// The log is appended to: LogStart is where a process's own output begins, past what an earlier
+// run (or the same command before a Restart) wrote.
+func TestLogStart(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "log-test.log"), []byte("an earlier run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start("log-test", dir, []string{"sh", "-c", "echo first"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LogStart != int64(len("an earlier run\n")) {
+		t.Errorf("LogStart %d, want the earlier run's %d bytes", p.LogStart, len("an earlier run\n"))
+	}
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return !p.Alive(), nil
+	}); err != nil {
+		t.Fatal("the echo did not end")
+	}
+	q, err := p.Restart(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(len("an earlier run\nfirst\n")); q.LogStart != want {
+		t.Errorf("LogStart after Restart %d, want %d", q.LogStart, want)
 	}
 }

@@ -109,11 +109,6 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if r.cfg.BackupPodImage != "" {
 		args = append(args, "--backup-pod-image", r.cfg.BackupPodImage)
 	}
-	// The log is appended to: what an earlier run in the same folder logged does not count.
-	var from int64
-	if fi, err := os.Stat(r.LogFiles()[0]); err == nil {
-		from = fi.Size()
-	}
 	p, err := proc.Start("reference", r.cfg.LogDir, args, nil)
 	if err != nil {
 		return err
@@ -122,7 +117,7 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return err
 	}
-	return waitLog(ctx, p, referenceStarted, from, time.Minute)
+	return waitLog(ctx, p, referenceStarted, time.Minute)
 }
 
 // build builds the reference (with the planted defect MutantEnv names) at bin.
@@ -199,7 +194,6 @@ func (r *Reference) Restart(ctx context.Context) error {
 	if r.p == nil {
 		return errors.New("sut reference: restart before start")
 	}
-	from := logSize(r.p)
 	p, err := r.p.Restart(nil)
 	if err != nil {
 		return fmt.Errorf("sut reference: %w", err)
@@ -208,7 +202,7 @@ func (r *Reference) Restart(ctx context.Context) error {
 	if err := writeRecord(r.cfg.WorkDir, []*proc.Process{p}); err != nil {
 		return fmt.Errorf("sut reference: %w", err)
 	}
-	if err := waitLog(ctx, p, referenceStarted, from, time.Minute); err != nil {
+	if err := waitLog(ctx, p, referenceStarted, time.Minute); err != nil {
 		return fmt.Errorf("sut reference: restart: %w", err)
 	}
 	return nil

@@ -84,22 +84,13 @@ func (w *lineWatch) String() string {
 	return w.buf.String()
 }
 
-// waitLog waits until p's log, past its first from bytes, contains line, failing at once if p
-// exits.
-func waitLog(ctx context.Context, p *proc.Process, line string, from int64, timeout time.Duration) error {
+// waitLog waits until what p itself logged (its log past p.LogStart) contains line, failing at
+// once if p exits.
+func waitLog(ctx context.Context, p *proc.Process, line string, timeout time.Duration) error {
 	return waitUntil(ctx, timeout, fmt.Sprintf("%s to log %q", p.Name, line), p, func(context.Context) (bool, error) {
 		data, err := os.ReadFile(p.Log)
-		return err == nil && int64(len(data)) >= from && strings.Contains(string(data[from:]), line), nil
+		return err == nil && int64(len(data)) >= p.LogStart && strings.Contains(string(data[p.LogStart:]), line), nil
 	})
-}
-
-// logSize is how much of p's log is written: what a restarted p, appending to it, logs comes after.
-func logSize(p *proc.Process) int64 {
-	fi, err := os.Stat(p.Log)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
 }
 
 // waitUntil polls cond every 100 ms until it holds; it fails when timeout passes (saying what it

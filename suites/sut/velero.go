@@ -243,7 +243,7 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("%w (%d of %d ready)", err, ds.Status.NumberReady, len(nodes.Items))
 	}
 	for _, a := range v.agents {
-		if err := waitLog(ctx, a.p, agentStarted, 0, time.Minute); err != nil {
+		if err := waitLog(ctx, a.p, agentStarted, time.Minute); err != nil {
 			return err
 		}
 	}
@@ -270,7 +270,6 @@ func (v *Velero) Kill(context.Context) error {
 // Restart starts the killed node-agents again as Start did and waits until their controllers run.
 func (v *Velero) Restart(ctx context.Context) error {
 	for i, a := range v.agents {
-		from := logSize(a.p)
 		p, err := a.p.Restart(a.env)
 		if err != nil {
 			return fmt.Errorf("sut velero: %w", err)
@@ -280,7 +279,7 @@ func (v *Velero) Restart(ctx context.Context) error {
 		if err := writeRecord(v.cfg.WorkDir, v.procs); err != nil {
 			return fmt.Errorf("sut velero: %w", err)
 		}
-		if err := waitLog(ctx, p, agentStarted, from, time.Minute); err != nil {
+		if err := waitLog(ctx, p, agentStarted, time.Minute); err != nil {
 			return fmt.Errorf("sut velero: restart: %w", err)
 		}
 	}

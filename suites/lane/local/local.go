@@ -189,10 +189,10 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	if err := createNodes(ctx, c, o.Nodes); err != nil {
 		return l, errors.Join(err, <-prepared)
 	}
-	spawned, err := l.startStorage(ctx, bins, driverBin, drivers)
-	if err != nil {
+	if err := l.startStorage(ctx, bins, driverBin, drivers); err != nil {
 		return l, errors.Join(err, <-prepared)
 	}
+	spawned := time.Now()
 	took("nodes and storage")
 	if err := <-prepared; err != nil {
 		return l, err
@@ -316,10 +316,10 @@ func createNodes(ctx context.Context, c client.Client, n int) error {
 // startStorage starts snapshot-controller, then per driver the driver (once it serves its socket),
 // its csi-provisioner and csi-snapshotter. It returns when the last started: the caller gives them
 // their first second (proc.Survive).
-func (l *Lane) startStorage(ctx context.Context, bins map[string]string, driverBin string, drivers []string) (time.Time, error) {
+func (l *Lane) startStorage(ctx context.Context, bins map[string]string, driverBin string, drivers []string) error {
 	kc := "--kubeconfig=" + l.kubecfg
 	if err := l.spawn("snapshot-controller", append([]string{bins["snapshot-controller"], kc}, lane.SnapshotControllerFlags...), nil); err != nil {
-		return time.Time{}, err
+		return err
 	}
 	for i, d := range drivers {
 		suffix := ""
@@ -329,24 +329,24 @@ func (l *Lane) startStorage(ctx context.Context, bins map[string]string, driverB
 		ph := placeholders(l.work, d)
 		// A driver of someone else's may expect its state folder to exist.
 		if err := os.MkdirAll(ph.StateDir, 0o755); err != nil {
-			return time.Time{}, fmt.Errorf("local lane: %w", err)
+			return fmt.Errorf("local lane: %w", err)
 		}
 		if err := l.spawn("csi-driver"+suffix, driverCommand(l.opts.Profile.Local, driverBin, ph), nil); err != nil {
-			return time.Time{}, err
+			return err
 		}
 		sock := socketPath(l.work, d)
 		if err := waitSocket(sock, l.st.Processes[len(l.st.Processes)-1], 20*time.Second); err != nil {
-			return time.Time{}, l.died("csi-driver"+suffix, err)
+			return l.died("csi-driver"+suffix, err)
 		}
 		addr := "--csi-address=" + sock
 		if err := l.spawn("csi-provisioner"+suffix, append([]string{bins["csi-provisioner"], kc, addr}, lane.ProvisionerFlags...), nil); err != nil {
-			return time.Time{}, err
+			return err
 		}
 		if err := l.spawn("csi-snapshotter"+suffix, append([]string{bins["csi-snapshotter"], kc, addr}, lane.SnapshotterFlags...), nil); err != nil {
-			return time.Time{}, err
+			return err
 		}
 	}
-	return time.Now(), nil
+	return nil
 }
 
 // driverNode is the node the driver instances report: the first of the lane's kwok nodes.
