@@ -60,7 +60,25 @@ up() {
   install
   [ "$(id -u)" = 0 ] || { log "starting dockerd needs root"; exit 1; }
   mkdir -p "$cache/bin" "$cache/docker" "$run"
-  snapshot_host
+  if [ -f "$run/started-by-backuppvc" ] && [ -f "$run/ip-forward-before" ]; then
+    # An engine this script started was killed before its down (a killed run): the host still holds
+    # its bridges and rules, maybe its containers. Keep the snapshot taken before that engine, so down
+    # puts the host back as it was then; the engine started now, on the same data and exec roots,
+    # stops the containers the killed one left running.
+    local killed; killed=$(cat "$run/started-by-backuppvc")
+    if alive "$killed" && [ "$(cat "/proc/$killed/comm" 2>/dev/null)" = dockerd ]; then
+      log "the dockerd this script started (pid $killed) runs but does not answer on $sock; stop it with $0 down"; exit 1
+    fi
+    log "the dockerd this script started earlier (pid $killed) was stopped without down; starting a new one and keeping the host's state from before the first"
+    # Its pid files (dockerd's, containerd's) name processes that are gone or zombies nobody reaped
+    # yet, which the new engine would take for running ones and wait on.
+    local pidfile
+    while read -r pidfile; do
+      alive "$(cat "$pidfile")" || rm -f "$pidfile"
+    done < <(find "$run" -name '*.pid')
+  else
+    snapshot_host
+  fi
   # The wrapper is ours, so build it from this checkout (seconds; cached by Go's build cache).
   (cd "$here/../.." && go build -o "$cache/bin/backuppvc-runc" ./hack/kind/backuppvc-runc)
   cat >"$run/daemon.json" <<JSON

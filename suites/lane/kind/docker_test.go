@@ -1,14 +1,51 @@
 package kind
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
+
+const (
+	// startedFile names the dockerd hack/kind/docker.sh started, until its down.
+	startedFile = "/run/backuppvc-docker/started-by-backuppvc"
+	testNetwork = "bpvc-docker-script-test"
+)
+
+// killEngine sends SIGKILL to the dockerd the script started, as a killed run would leave it, and
+// waits until it is gone (or a zombie nobody reaps).
+func killEngine(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(startedFile)
+	if err != nil {
+		t.Fatalf("the engine's pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("the engine's pid in %s: %v", startedFile, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill dockerd %d: %v", pid, err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		// The state follows the command in parentheses: "pid (comm) S ...".
+		if err != nil || strings.HasPrefix(string(stat[strings.LastIndexByte(string(stat), ')')+1:]), " Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dockerd %d still runs 30s after SIGKILL: %s", pid, stat)
+		}
+	}
+}
 
 // hostState is what dockerd changes on the host and hack/kind/docker.sh must put back.
 func hostState(t *testing.T) string {
@@ -65,6 +102,13 @@ func TestIntegrationDockerScript(t *testing.T) {
 	// On a new machine the script's first up installs docker.io, and iptables with it: the host
 	// state before it is read with the tools that brings.
 	dockerScript(t, nil, "install")
+	if _, err := os.Stat(startedFile); err == nil {
+		// A run killed with its engine left the host as that engine had it: up and down put it back
+		// first (what this test checks below), so that "before" is the host without an engine.
+		t.Logf("%s: an engine of the script's was killed without down; up and down first", startedFile)
+		dockerScript(t, nil, "up")
+		dockerScript(t, nil, "down")
+	}
 	etcBefore, _ := os.ReadDir("/etc/docker")
 	_, varErr := os.Stat("/var/lib/docker")
 	before := hostState(t)
@@ -73,10 +117,24 @@ func TestIntegrationDockerScript(t *testing.T) {
 	if first["BACKUPPVC_DOCKER_STARTED"] != "1" || first["DOCKER_HOST"] == "" {
 		t.Fatalf("first up: %v, want an engine started by the script", first)
 	}
-	stopped := false
+	stopped, network := false, false
 	defer func() {
+		// The network lives in the engine's data root (in the cache): a failed test removes it too,
+		// with an engine of its own if the one it had was killed.
+		script := filepath.Join(toolchain.RepoRoot(), "hack", "kind", "docker.sh")
+		if network {
+			if out, err := exec.Command(script, "up").CombinedOutput(); err != nil {
+				t.Errorf("cleanup: docker.sh up: %v: %s", err, out)
+			}
+			stopped = false
+			if out, err := exec.Command("docker", "-H", first["DOCKER_HOST"], "network", "rm", testNetwork).CombinedOutput(); err != nil {
+				t.Errorf("cleanup: docker network rm %s: %v: %s", testNetwork, err, out)
+			}
+		}
 		if !stopped {
-			dockerScript(t, nil, "down")
+			if out, err := exec.Command(script, "down").CombinedOutput(); err != nil {
+				t.Errorf("cleanup: docker.sh down: %v: %s", err, out)
+			}
 		}
 	}()
 	if err := exec.Command("docker", "-H", first["DOCKER_HOST"], "version").Run(); err != nil {
@@ -85,6 +143,27 @@ func TestIntegrationDockerScript(t *testing.T) {
 	again := dockerScript(t, []string{"DOCKER_HOST=" + first["DOCKER_HOST"]}, "up")
 	if again["BACKUPPVC_DOCKER_STARTED"] != "0" || again["DOCKER_HOST"] != first["DOCKER_HOST"] {
 		t.Errorf("up with an engine answering: %v, want it used as it is (started 0, %s)", again, first["DOCKER_HOST"])
+	}
+
+	// Killed with its engine: the next up starts a new engine and keeps the host's state from before
+	// the killed one, so its down still puts the host back (a network makes sure the killed engine
+	// left a bridge and rules behind).
+	_ = exec.Command("docker", "-H", first["DOCKER_HOST"], "network", "rm", testNetwork).Run() // a killed test's
+	if out, err := exec.Command("docker", "-H", first["DOCKER_HOST"], "network", "create", testNetwork).CombinedOutput(); err != nil {
+		t.Fatalf("docker network create: %v: %s", err, out)
+	}
+	network = true
+	killEngine(t)
+	if hostState(t) == before {
+		t.Fatal("the killed engine left nothing on the host: the case is not exercised")
+	}
+	if third := dockerScript(t, nil, "up"); third["BACKUPPVC_DOCKER_STARTED"] != "1" {
+		t.Fatalf("up after the engine was killed: %v, want a new engine started by the script", third)
+	}
+	if out, err := exec.Command("docker", "-H", first["DOCKER_HOST"], "network", "rm", testNetwork).CombinedOutput(); err != nil {
+		t.Errorf("docker network rm: %v: %s", err, out)
+	} else {
+		network = false
 	}
 	dockerScript(t, nil, "down")
 	stopped = true
