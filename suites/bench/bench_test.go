@@ -135,19 +135,41 @@ lane: "level"=0 "msg"="local lane down" "name"="e2e"
 </testsuite></testsuites>`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
-	if err := WriteVerdict(&out, junit, 44*time.Second); err != nil {
+	// A second run, slower, without the lane's and the system's logged times.
+	junit2 := t.TempDir() + "/junit.xml"
+	if err := os.WriteFile(junit2, []byte(`<testsuites><testsuite name="s" tests="1" time="50">
+<testcase name="[SynchronizedBeforeSuite]" time="9" status="passed"></testcase>
+<testcase name="[It] backupPVC only in the second" time="3" status="passed"></testcase>
+</testsuite></testsuites>`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| make e2e, wall | 44s |", "| lane bring-up | 6.1s |", "| system under test start | 1.4s |",
-		"| specs, in parallel | 31.32s |", "| teardown: leftover checks, system stopped, lane down | 1.08s |", "| the rest: builds, processes, report | 4s |",
-		"| backupPVC slow \\| piped | 16s | failed |\n| backupPVC fast | 2s | passed |"} {
+	var out strings.Builder
+	if err := WriteVerdict(&out, []VerdictRun{{junit, 44 * time.Second}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 runs)\n\n| part | run 1 | median |\n|---|---|---|\n| make e2e, wall | 44s | 44s |", "| lane bring-up | 6.1s | 6.1s |", "| system under test start | 1.4s | 1.4s |",
+		"| specs, in parallel | 31.32s | 31.32s |", "| teardown: leftover checks, system stopped, lane down | 1.08s | 1.08s |", "| the rest: builds, processes, report | 4s | 4s |",
+		"Each spec in run 1 (the median wall time):", "| backupPVC slow \\| piped | 16s | failed |\n| backupPVC fast | 2s | passed |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("verdict lacks %q:\n%s", want, out.String())
 		}
 	}
-	if err := WriteVerdict(&out, t.TempDir()+"/none.xml", 0); err == nil {
+	out.Reset()
+	if err := WriteVerdict(&out, []VerdictRun{{junit2, 55 * time.Second}, {junit, 44 * time.Second}, {junit2, 52 * time.Second}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| part | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|\n| make e2e, wall | 55s | 44s | 52s | 52s |",
+		"| lane bring-up and system under test start | 9s | 7.6s | 9s | 9s |", "| specs, in parallel | 41s | 31.32s | 41s | 41s |",
+		"Each spec in run 3 (the median wall time):", "| backupPVC only in the second | 3s | passed |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verdict of three runs lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := WriteVerdict(&out, []VerdictRun{{junit, time.Second}, {t.TempDir() + "/none.xml", time.Second}}); err == nil {
 		t.Error("a missing report is not an error")
+	}
+	if err := WriteVerdict(&out, nil); err == nil {
+		t.Error("no run is not an error")
 	}
 }
 

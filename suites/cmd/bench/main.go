@@ -29,27 +29,43 @@ import (
 	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
-const usage = "bench [--systems reference,velero] [--scale 1,10,50,200] [--no-scenarios] [--artifacts DIR] | bench --report [--artifacts DIR] | bench --verdict-junit FILE [--verdict-wall D]"
+const usage = "bench [--systems reference,velero] [--scale 1,10,50,200] [--no-scenarios] [--artifacts DIR] | bench --report [--artifacts DIR] | bench --verdict-junit FILE[,FILE...] --verdict-wall D[,D...]"
 
 // options are bench's flags.
 type options struct {
-	systems, scale, artifacts, verdictJUnit string
-	noScenarios, report                     bool
-	verdictWall                             time.Duration
+	systems, scale, artifacts string
+	noScenarios, report       bool
+	verdictRuns               []bench.VerdictRun
 }
 
 // parseArgs reads bench's command line; ok false means exit with code (its message written).
 func parseArgs(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var verdictJUnits, verdictWalls string
 	fs.StringVar(&o.systems, "systems", "reference,velero", "the systems under test the scale steps measure, in turn ("+strings.Join(sut.Names, ", ")+")")
 	fs.StringVar(&o.scale, "scale", "1,10,50,200", "concurrent backups per scale step")
 	fs.BoolVar(&o.noScenarios, "no-scenarios", false, "leave out the page's storage scenarios")
 	fs.BoolVar(&o.report, "report", false, "instead: render the report again from the raw data a run left in --artifacts (results.json, versions.json)")
 	fs.StringVar(&o.artifacts, "artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
-	fs.StringVar(&o.verdictJUnit, "verdict-junit", "", "instead: report the time to verdict of the conformance run with this JUnit report")
-	fs.DurationVar(&o.verdictWall, "verdict-wall", 0, "with --verdict-junit: the run's wall time")
+	fs.StringVar(&verdictJUnits, "verdict-junit", "", "instead: report the time to verdict of the conformance runs with these JUnit reports (comma-separated)")
+	fs.StringVar(&verdictWalls, "verdict-wall", "", "with --verdict-junit: each run's wall time, in the same order (comma-separated)")
 	if code, ok = cmdline.Parse(fs, usage, args, stderr); !ok {
 		return o, code, ok
+	}
+	if verdictJUnits != "" || verdictWalls != "" {
+		junits, walls := strings.Split(verdictJUnits, ","), strings.Split(verdictWalls, ",")
+		if len(junits) != len(walls) {
+			fmt.Fprintf(stderr, "bench: --verdict-junit names %d reports and --verdict-wall gives %d wall times\nusage: %s\n", len(junits), len(walls), usage)
+			return o, 2, false
+		}
+		for i, j := range junits {
+			wall, err := time.ParseDuration(walls[i])
+			if j == "" || err != nil || wall <= 0 {
+				fmt.Fprintf(stderr, "bench: --verdict-junit %q with --verdict-wall %q: want a report and a positive duration\nusage: %s\n", j, walls[i], usage)
+				return o, 2, false
+			}
+			o.verdictRuns = append(o.verdictRuns, bench.VerdictRun{JUnit: j, Wall: wall})
+		}
 	}
 	for _, s := range strings.Split(o.systems, ",") {
 		if !slices.Contains(sut.Names, s) {
@@ -65,8 +81,8 @@ func main() {
 	if !ok {
 		os.Exit(code)
 	}
-	if o.verdictJUnit != "" {
-		if err := bench.WriteVerdict(os.Stdout, o.verdictJUnit, o.verdictWall); err != nil {
+	if len(o.verdictRuns) > 0 {
+		if err := bench.WriteVerdict(os.Stdout, o.verdictRuns); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,13 +39,19 @@ func TestParseArgs(t *testing.T) {
 			}},
 		{Name: "an unknown system", Args: []string{"--systems", "reference,velro"}, Code: 2,
 			Stderr: "bench: --systems: unknown system under test \"velro\" (known: reference, velero)\nusage: bench"},
-		{Name: "verdict", Args: []string{"--verdict-junit", "j.xml", "--verdict-wall", "3s"}, OK: true,
+		{Name: "verdict", Args: []string{"--verdict-junit", "1/j.xml,2/j.xml", "--verdict-wall", "3s,29500ms"}, OK: true,
 			Want: func(o options) string {
-				if o.verdictJUnit != "j.xml" || o.verdictWall != 3*time.Second {
-					return "verdict flags not read"
+				if want := []bench.VerdictRun{{JUnit: "1/j.xml", Wall: 3 * time.Second}, {JUnit: "2/j.xml", Wall: 29500 * time.Millisecond}}; !slices.Equal(o.verdictRuns, want) {
+					return fmt.Sprintf("verdict runs %v, want %v", o.verdictRuns, want)
 				}
 				return ""
 			}},
+		{Name: "fewer wall times than reports", Args: []string{"--verdict-junit", "1/j.xml,2/j.xml", "--verdict-wall", "3s"}, Code: 2,
+			Stderr: "bench: --verdict-junit names 2 reports and --verdict-wall gives 1 wall times\nusage: bench"},
+		{Name: "a report without its wall time", Args: []string{"--verdict-junit", "j.xml"}, Code: 2,
+			Stderr: "bench: --verdict-junit \"j.xml\" with --verdict-wall \"\": want a report and a positive duration"},
+		{Name: "a wall time that is no duration", Args: []string{"--verdict-junit", "j.xml", "--verdict-wall", "30"}, Code: 2,
+			Stderr: "bench: --verdict-junit \"j.xml\" with --verdict-wall \"30\": want a report"},
 		// bench junit.xml would have run the whole benchmark instead of reporting on the file.
 		{Name: "a report as an argument", Args: []string{"junit.xml"}, Code: 2,
 			Stderr: "bench: unexpected argument \"junit.xml\"\nusage: bench [--systems"},
