@@ -3,12 +3,14 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Volume is one emulated volume.
@@ -172,29 +174,52 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-// copySparse copies in to out chunk by chunk, seeking over chunks of zeros instead of writing
-// them, and sets out's size to in's at the end (a trailing hole has nothing written into it).
-func copySparse(out *os.File, in io.Reader) error {
-	const chunk = 1 << 20
-	buf, zero := make([]byte, chunk), make([]byte, chunk)
-	var size int64
-	for {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 {
-			if bytes.Equal(buf[:n], zero[:n]) {
-				if _, err := out.Seek(int64(n), io.SeekCurrent); err != nil {
-					return err
-				}
-			} else if _, err := out.Write(buf[:n]); err != nil {
-				return err
-			}
-			size += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return out.Truncate(size)
+// copySparse copies in to out keeping holes, and sets out's size to in's at the end (a trailing
+// hole has nothing written into it). It reads only in's data extents (SEEK_DATA, SEEK_HOLE): a
+// fresh 1 GiB image read whole made the kernel fill a GiB of page cache with zeros, 2.8 s of CPU
+// per snapshot. Within an extent it seeks over chunks of zeros instead of writing them, which also
+// keeps holes where the filesystem reports the whole file as data.
+func copySparse(out, in *os.File) error {
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) { // only a hole from off on
+			break
 		}
 		if err != nil {
+			return fmt.Errorf("seek data in %s: %w", in.Name(), err)
+		}
+		hole, err := unix.Seek(int(in.Fd()), data, unix.SEEK_HOLE)
+		if err != nil {
+			return fmt.Errorf("seek hole in %s: %w", in.Name(), err)
+		}
+		if err := copyExtent(out, in, data, hole-data); err != nil {
 			return err
 		}
+		off = hole
 	}
+	return out.Truncate(size)
+}
+
+// copyExtent copies n bytes at off from in to out, chunk by chunk, seeking over chunks of zeros.
+func copyExtent(out, in *os.File, off, n int64) error {
+	const chunk = 1 << 20
+	buf, zero := make([]byte, chunk), make([]byte, chunk)
+	for n > 0 {
+		m := min(n, chunk)
+		if _, err := in.ReadAt(buf[:m], off); err != nil {
+			return err
+		}
+		if !bytes.Equal(buf[:m], zero[:m]) {
+			if _, err := out.WriteAt(buf[:m], off); err != nil {
+				return err
+			}
+		}
+		off, n = off+m, n-m
+	}
+	return nil
 }
