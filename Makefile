@@ -202,16 +202,19 @@ bench: tools tools-velero
 	set -o pipefail; cd suites/bench/sidebyside && $(GO) run . -n $(SIDEBYSIDE_N) --artifacts $(ARTIFACTS)/bench | tee $(ARTIFACTS)/bench/sidebyside.md
 
 ## bench-verdict: make bench's time to verdict alone: VERDICT_RUNS runs of make e2e, each one's
-## parts, their medians and the median run's specs, into $(ARTIFACTS)/bench/verdict.md.
+## parts and the machine's speed just before it (bench --calibrate), their medians and the median
+## run's specs, into $(ARTIFACTS)/bench/verdict.md.
 .PHONY: bench-verdict
 bench-verdict:
 	mkdir -p $(ARTIFACTS)/bench
-	set -o pipefail; junits=; walls=; failed=; for i in $$(seq 1 $(VERDICT_RUNS)); do \
-	  echo "bench: make e2e, run $$i of $(VERDICT_RUNS) ($(ARTIFACTS)/bench/e2e-$$i.log)"; start=$$(date +%s%N); \
+	$(GO) build -o $(BIN)/bench ./suites/cmd/bench
+	set -o pipefail; junits=; walls=; cals=; failed=; for i in $$(seq 1 $(VERDICT_RUNS)); do \
+	  cal=$$($(BIN)/bench --calibrate) || exit; cals=$${cals:+$$cals,}$$cal; \
+	  echo "bench: make e2e, run $$i of $(VERDICT_RUNS) ($(ARTIFACTS)/bench/e2e-$$i.log; bench --calibrate just before: $$cal)"; start=$$(date +%s%N); \
 	  $(MAKE) e2e ARTIFACTS=$(ARTIFACTS)/bench/e2e-$$i > $(ARTIFACTS)/bench/e2e-$$i.log 2>&1 || failed="$$failed $(ARTIFACTS)/bench/e2e-$$i.log"; \
 	  junits=$${junits:+$$junits,}$(ARTIFACTS)/bench/e2e-$$i/junit.xml; walls=$${walls:+$$walls,}$$(( ($$(date +%s%N) - start) / 1000000 ))ms; \
 	done; \
-	$(GO) run ./suites/cmd/bench --verdict-junit $$junits --verdict-wall $$walls | tee $(ARTIFACTS)/bench/verdict.md || exit; \
+	$(BIN)/bench --verdict-junit $$junits --verdict-wall $$walls --verdict-calibration $$cals | tee $(ARTIFACTS)/bench/verdict.md || exit; \
 	if [ -n "$$failed" ]; then echo "make bench: make e2e failed:$$failed" >&2; exit 1; fi
 
 ## bench-smoke: make bench's two lane-level commands for one backup each, so that neither can stop

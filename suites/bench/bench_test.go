@@ -116,6 +116,14 @@ func TestWriteMarkdownAndSVG(t *testing.T) {
 	}
 }
 
+// Calibrate's workload runs and takes a measurable time.
+func TestCalibrate(t *testing.T) {
+	took, err := Calibrate()
+	if err != nil || took <= 0 {
+		t.Fatalf("Calibrate: %v, %v", took, err)
+	}
+}
+
 func TestWriteVerdict(t *testing.T) {
 	junit := t.TempDir() + "/junit.xml"
 	if err := os.WriteFile(junit, []byte(`<testsuites><testsuite name="s" tests="4" time="40">
@@ -144,7 +152,7 @@ lane: "level"=0 "msg"="local lane down" "name"="e2e"
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if err := WriteVerdict(&out, []VerdictRun{{junit, 44 * time.Second}}); err != nil {
+	if err := WriteVerdict(&out, []VerdictRun{{JUnit: junit, Wall: 44 * time.Second}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"1 runs)\n\n| part | run 1 | median |\n|---|---|---|\n| make e2e, wall | 44s | 44s |", "| lane bring-up | 6.1s | 6.1s |", "| system under test start | 1.4s | 1.4s |",
@@ -155,17 +163,17 @@ lane: "level"=0 "msg"="local lane down" "name"="e2e"
 		}
 	}
 	out.Reset()
-	if err := WriteVerdict(&out, []VerdictRun{{junit2, 55 * time.Second}, {junit, 44 * time.Second}, {junit2, 52 * time.Second}}); err != nil {
+	if err := WriteVerdict(&out, []VerdictRun{{junit2, 55 * time.Second, 900 * time.Millisecond}, {junit, 44 * time.Second, 700 * time.Millisecond}, {junit2, 52 * time.Second, 1200 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| part | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|\n| make e2e, wall | 55s | 44s | 52s | 52s |",
+	for _, want := range []string{"| part | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|\n| the machine's speed just before: bench --calibrate, a fixed workload (lower: faster) | 900ms | 700ms | 1.2s | 900ms |\n| make e2e, wall | 55s | 44s | 52s | 52s |",
 		"| lane bring-up and system under test start | 9s | 7.6s | 9s | 9s |", "| specs, in parallel | 41s | 31.32s | 41s | 41s |",
 		"Each spec in run 3 (the median wall time):", "| backupPVC only in the second | 3s | passed |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("verdict of three runs lacks %q:\n%s", want, out.String())
 		}
 	}
-	if err := WriteVerdict(&out, []VerdictRun{{junit, time.Second}, {t.TempDir() + "/none.xml", time.Second}}); err == nil {
+	if err := WriteVerdict(&out, []VerdictRun{{JUnit: junit, Wall: time.Second}, {JUnit: t.TempDir() + "/none.xml", Wall: time.Second}}); err == nil {
 		t.Error("a missing report is not an error")
 	}
 	if err := WriteVerdict(&out, nil); err == nil {

@@ -14,7 +14,7 @@ import (
 
 // Machine describes where the numbers were measured.
 func Machine() string {
-	return fmt.Sprintf("%d cores, %s/%s, one run per row", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	return fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
@@ -39,7 +39,7 @@ func scaleBatches(batches []Batch) (systems []string, by map[string][]Batch) {
 // WriteMarkdown renders the batches as the tables make bench prints.
 func WriteMarkdown(w io.Writer, batches []Batch, versions map[string]string) {
 	systems, by := scaleBatches(batches)
-	fmt.Fprintf(w, "# make bench\n\nMachine: %s. Local lane (real control plane and CSI sidecars, kwok nodes), storage emulator; systems: %s, each with its defaults, a fresh instance per row.\n\n",
+	fmt.Fprintf(w, "# make bench\n\nMachine: %s; one run per row. Local lane (real control plane and CSI sidecars, kwok nodes), storage emulator; systems: %s, each with its defaults, a fresh instance per row.\n\n",
 		Machine(), strings.Join(systems, ", "))
 	fmt.Fprintln(w, "## Exposer scale: N Backups of one 1 GiB PVC each, created at once (read-only backupPVC)")
 	fmt.Fprintln(w, "\nDataUploads created within: from the first Backup's creation to the last DataUpload's. Last Prepared: to the last DataUpload's Prepared. Requests: the system's own, per DataUpload, from the API server's audit log. CPU and peak RSS: the system's processes (Velero: server, node-agents, plugins, versitygw).")

@@ -43,7 +43,7 @@ func WriteLatencySVG(w io.Writer, batches []Batch) {
 		return H - pad - (v-lo)/max(hi-lo, 1e-9)*float64(H-2*pad)
 	}
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, H)
-	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="20" font-size="11">DataUpload latency by concurrent backups (log scale): Accepted→Prepared solid, created→Prepared dashed, p50 thin, p99 thick (%s)</text>`+"\n", 10, Machine())
+	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="20" font-size="11">DataUpload latency by concurrent backups (log scale): Accepted→Prepared solid, created→Prepared dashed, p50 thin, p99 thick (%s, one run per point)</text>`+"\n", 10, Machine())
 	fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`+"\n", pad, H-pad, W-pad, H-pad, pad, pad, pad, H-pad)
 	for d := 100 * time.Millisecond; d <= maxY; d *= 10 {
 		fmt.Fprintf(w, `<text x="5" y="%.0f">%v</text><line x1="%d" y1="%.0f" x2="%d" y2="%.0f" stroke="#ddd"/>`+"\n", y(d)+4, d, pad, y(d), W-pad, y(d))
@@ -105,7 +105,7 @@ func WriteStagesSVG(w io.Writer, batches []Batch) {
 	const W, left, right, row = 760, 140, 90, 26
 	H := 70 + row*len(bars) + 40
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, H)
-	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/><text x="10" y="20">Median time of each stage from the one before, stacked (%s)</text>`+"\n", Machine())
+	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/><text x="10" y="20">Median time of each stage from the one before, stacked (%s, one run per bar)</text>`+"\n", Machine())
 	lx := 10
 	for s := StageAccepted; s < numStages; s++ {
 		fmt.Fprintf(w, `<rect x="%d" y="32" width="12" height="12" fill="%s"/><text x="%d" y="42">→ %s</text>`+"\n", lx, stageColors[s], lx+16, StageNames[s])

@@ -33,10 +33,12 @@ var (
 	nodeExit = regexp.MustCompile(`< Exit \[SynchronizedAfterSuite\] .*\(([^)]+)\)`)
 )
 
-// VerdictRun is one conformance run: its JUnit report and the wall time make measured around it.
+// VerdictRun is one conformance run: its JUnit report, the wall time make measured around it and,
+// when measured, the machine's speed just before it (Calibrate; 0: not measured).
 type VerdictRun struct {
-	JUnit string
-	Wall  time.Duration
+	JUnit       string
+	Wall        time.Duration
+	Calibration time.Duration
 }
 
 // verdictSpec is one spec's time and status in a run.
@@ -48,8 +50,8 @@ type verdictSpec struct {
 // verdictParts is a run's time to verdict split: the lane's bring-up and the system's start (or,
 // when the suites did not log them, both together in bringUp), the specs, the teardown, the rest.
 type verdictParts struct {
-	wall, bringUp, lane, start, specsTook, teardown, rest time.Duration
-	specs                                                 []verdictSpec
+	calibration, wall, bringUp, lane, start, specsTook, teardown, rest time.Duration
+	specs                                                              []verdictSpec
 }
 
 // readVerdict splits a run from its JUnit report: the lane's bring-up, the system's start, the
@@ -67,7 +69,7 @@ func readVerdict(run VerdictRun) (verdictParts, error) {
 	}
 	s := js.Suites[0]
 	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-	v := verdictParts{wall: run.Wall}
+	v := verdictParts{calibration: run.Calibration, wall: run.Wall}
 	for _, c := range s.Cases {
 		switch {
 		case c.Name == "[SynchronizedBeforeSuite]":
@@ -122,6 +124,10 @@ func WriteVerdict(w io.Writer, runs []VerdictRun) error {
 			fmt.Fprintf(w, " %s |", r(ds[i]))
 		}
 		fmt.Fprintf(w, " %s |\n", r(Percentile(ds, 50)))
+	}
+	if !slices.ContainsFunc(runs, func(r VerdictRun) bool { return r.Calibration == 0 }) {
+		calibration := func(v verdictParts) time.Duration { return v.calibration }
+		row("the machine's speed just before: bench --calibrate, a fixed workload (lower: faster)", calibration)
 	}
 	row("make e2e, wall", func(v verdictParts) time.Duration { return v.wall })
 	if !slices.ContainsFunc(parts, func(v verdictParts) bool { return v.lane == 0 }) {

@@ -29,19 +29,20 @@ import (
 	"github.com/backuppvc-conformance/harness/suites/sut"
 )
 
-const usage = "bench [--systems reference,velero] [--scale 1,10,50,200] [--no-scenarios] [--artifacts DIR] | bench --report [--artifacts DIR] | bench --verdict-junit FILE[,FILE...] --verdict-wall D[,D...]"
+const usage = "bench [--systems reference,velero] [--scale 1,10,50,200] [--no-scenarios] [--artifacts DIR] | bench --report [--artifacts DIR] | bench --verdict-junit FILE[,FILE...] --verdict-wall D[,D...] [--verdict-calibration D[,D...]] | bench --calibrate"
 
 // options are bench's flags.
 type options struct {
 	systems, scale, artifacts string
 	noScenarios, report       bool
+	calibrate                 bool
 	verdictRuns               []bench.VerdictRun
 }
 
 // parseArgs reads bench's command line; ok false means exit with code (its message written).
 func parseArgs(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var verdictJUnits, verdictWalls string
+	var verdictJUnits, verdictWalls, verdictCalibrations string
 	fs.StringVar(&o.systems, "systems", "reference,velero", "the systems under test the scale steps measure, in turn ("+strings.Join(sut.Names, ", ")+")")
 	fs.StringVar(&o.scale, "scale", "1,10,50,200", "concurrent backups per scale step")
 	fs.BoolVar(&o.noScenarios, "no-scenarios", false, "leave out the page's storage scenarios")
@@ -49,13 +50,20 @@ func parseArgs(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.StringVar(&o.artifacts, "artifacts", filepath.Join(toolchain.RepoRoot(), "artifacts", "bench"), "where results go")
 	fs.StringVar(&verdictJUnits, "verdict-junit", "", "instead: report the time to verdict of the conformance runs with these JUnit reports (comma-separated)")
 	fs.StringVar(&verdictWalls, "verdict-wall", "", "with --verdict-junit: each run's wall time, in the same order (comma-separated)")
+	fs.StringVar(&verdictCalibrations, "verdict-calibration", "", "with --verdict-junit: what bench --calibrate printed just before each run, in the same order (comma-separated)")
+	fs.BoolVar(&o.calibrate, "calibrate", false, "instead: print how long a fixed workload takes on this machine now (its speed drifts)")
 	if code, ok = cmdline.Parse(fs, usage, args, stderr); !ok {
 		return o, code, ok
 	}
-	if verdictJUnits != "" || verdictWalls != "" {
+	if verdictJUnits != "" || verdictWalls != "" || verdictCalibrations != "" {
 		junits, walls := strings.Split(verdictJUnits, ","), strings.Split(verdictWalls, ",")
-		if len(junits) != len(walls) {
-			fmt.Fprintf(stderr, "bench: --verdict-junit names %d reports and --verdict-wall gives %d wall times\nusage: %s\n", len(junits), len(walls), usage)
+		var calibrations []string
+		if verdictCalibrations != "" {
+			calibrations = strings.Split(verdictCalibrations, ",")
+		}
+		if len(junits) != len(walls) || calibrations != nil && len(calibrations) != len(junits) {
+			fmt.Fprintf(stderr, "bench: --verdict-junit names %d reports, --verdict-wall gives %d wall times and --verdict-calibration %d calibrations\nusage: %s\n",
+				len(junits), len(walls), len(calibrations), usage)
 			return o, 2, false
 		}
 		for i, j := range junits {
@@ -64,7 +72,14 @@ func parseArgs(args []string, stderr io.Writer) (o options, code int, ok bool) {
 				fmt.Fprintf(stderr, "bench: --verdict-junit %q with --verdict-wall %q: want a report and a positive duration\nusage: %s\n", j, walls[i], usage)
 				return o, 2, false
 			}
-			o.verdictRuns = append(o.verdictRuns, bench.VerdictRun{JUnit: j, Wall: wall})
+			run := bench.VerdictRun{JUnit: j, Wall: wall}
+			if calibrations != nil {
+				if run.Calibration, err = time.ParseDuration(calibrations[i]); err != nil || run.Calibration <= 0 {
+					fmt.Fprintf(stderr, "bench: --verdict-calibration %q: want a positive duration\nusage: %s\n", calibrations[i], usage)
+					return o, 2, false
+				}
+			}
+			o.verdictRuns = append(o.verdictRuns, run)
 		}
 	}
 	for _, s := range strings.Split(o.systems, ",") {
@@ -80,6 +95,15 @@ func main() {
 	o, code, ok := parseArgs(os.Args[1:], os.Stderr)
 	if !ok {
 		os.Exit(code)
+	}
+	if o.calibrate {
+		took, err := bench.Calibrate()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(took.Round(time.Millisecond))
+		return
 	}
 	if len(o.verdictRuns) > 0 {
 		if err := bench.WriteVerdict(os.Stdout, o.verdictRuns); err != nil {

@@ -47,7 +47,25 @@ func TestParseArgs(t *testing.T) {
 				return ""
 			}},
 		{Name: "fewer wall times than reports", Args: []string{"--verdict-junit", "1/j.xml,2/j.xml", "--verdict-wall", "3s"}, Code: 2,
-			Stderr: "bench: --verdict-junit names 2 reports and --verdict-wall gives 1 wall times\nusage: bench"},
+			Stderr: "bench: --verdict-junit names 2 reports, --verdict-wall gives 1 wall times and --verdict-calibration 0 calibrations\nusage: bench"},
+		{Name: "verdict with calibrations", Args: []string{"--verdict-junit", "1/j.xml,2/j.xml", "--verdict-wall", "3s,4s", "--verdict-calibration", "700ms,1.2s"}, OK: true,
+			Want: func(o options) string {
+				if o.verdictRuns[0].Calibration != 700*time.Millisecond || o.verdictRuns[1].Calibration != 1200*time.Millisecond {
+					return fmt.Sprintf("calibrations not read: %v", o.verdictRuns)
+				}
+				return ""
+			}},
+		{Name: "fewer calibrations than reports", Args: []string{"--verdict-junit", "1/j.xml,2/j.xml", "--verdict-wall", "3s,4s", "--verdict-calibration", "700ms"}, Code: 2,
+			Stderr: "bench: --verdict-junit names 2 reports, --verdict-wall gives 2 wall times and --verdict-calibration 1 calibrations"},
+		{Name: "a calibration that is no duration", Args: []string{"--verdict-junit", "j.xml", "--verdict-wall", "3s", "--verdict-calibration", "0.7"}, Code: 2,
+			Stderr: "bench: --verdict-calibration \"0.7\": want a positive duration"},
+		{Name: "calibrate", Args: []string{"--calibrate"}, OK: true,
+			Want: func(o options) string {
+				if !o.calibrate {
+					return "calibrate not read"
+				}
+				return ""
+			}},
 		{Name: "a report without its wall time", Args: []string{"--verdict-junit", "j.xml"}, Code: 2,
 			Stderr: "bench: --verdict-junit \"j.xml\" with --verdict-wall \"\": want a report and a positive duration"},
 		{Name: "a wall time that is no duration", Args: []string{"--verdict-junit", "j.xml", "--verdict-wall", "30"}, Code: 2,
