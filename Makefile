@@ -214,8 +214,8 @@ bench-verdict:
 	  $(MAKE) e2e ARTIFACTS=$(ARTIFACTS)/bench/e2e-$$i > $(ARTIFACTS)/bench/e2e-$$i.log 2>&1 || failed="$$failed $(ARTIFACTS)/bench/e2e-$$i.log"; \
 	  junits=$${junits:+$$junits,}$(ARTIFACTS)/bench/e2e-$$i/junit.xml; walls=$${walls:+$$walls,}$$(( ($$(date +%s%N) - start) / 1000000 ))ms; \
 	done; \
-	$(BIN)/bench --verdict-junit $$junits --verdict-wall $$walls --verdict-calibration $$cals | tee $(ARTIFACTS)/bench/verdict.md || exit; \
-	if [ -n "$$failed" ]; then echo "make bench: make e2e failed:$$failed" >&2; exit 1; fi
+	$(BIN)/bench --verdict-junit $$junits --verdict-wall $$walls --verdict-calibration $$cals | tee $(ARTIFACTS)/bench/verdict.md; verdict=$$?; \
+	if [ -n "$$failed" ]; then echo "make bench: make e2e failed:$$failed" >&2; exit 1; fi; exit $$verdict
 
 ## bench-smoke: make bench's two lane-level commands for one backup each, so that neither can stop
 ## working unnoticed: the scale step for the reference and the real Velero (no storage scenarios),

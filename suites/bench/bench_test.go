@@ -155,7 +155,7 @@ lane: "level"=0 "msg"="local lane down" "name"="e2e"
 	if err := WriteVerdict(&out, []VerdictRun{{JUnit: junit, Wall: 44 * time.Second}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1 runs)\n\n| part | run 1 | median |\n|---|---|---|\n| make e2e, wall | 44s | 44s |", "| lane bring-up | 6.1s | 6.1s |", "| system under test start | 1.4s | 1.4s |",
+	for _, want := range []string{"1 run)\n\n| part | run 1 | median |\n|---|---|---|\n| make e2e, wall | 44s | 44s |", "| lane bring-up | 6.1s | 6.1s |", "| system under test start | 1.4s | 1.4s |",
 		"| specs, in parallel | 31.32s | 31.32s |", "| teardown: leftover checks, system stopped, lane down | 1.08s | 1.08s |", "| the rest: builds, processes, report | 4s | 4s |",
 		"Each spec in run 1 (the median wall time):", "| backupPVC slow \\| piped | 16s | failed |\n| backupPVC fast | 2s | passed |"} {
 		if !strings.Contains(out.String(), want) {
@@ -166,7 +166,7 @@ lane: "level"=0 "msg"="local lane down" "name"="e2e"
 	if err := WriteVerdict(&out, []VerdictRun{{junit2, 55 * time.Second, 900 * time.Millisecond}, {junit, 44 * time.Second, 700 * time.Millisecond}, {junit2, 52 * time.Second, 1200 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| part | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|\n| the machine's speed just before: bench --calibrate, a fixed workload (lower: faster) | 900ms | 700ms | 1.2s | 900ms |\n| make e2e, wall | 55s | 44s | 52s | 52s |",
+	for _, want := range []string{"3 runs)\n\n| part | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|\n| the machine's speed just before: bench --calibrate, a fixed workload (lower: faster) | 900ms | 700ms | 1.2s | 900ms |\n| make e2e, wall | 55s | 44s | 52s | 52s |",
 		"| lane bring-up and system under test start | 9s | 7.6s | 9s | 9s |", "| specs, in parallel | 41s | 31.32s | 41s | 41s |",
 		"Each spec in run 3 (the median wall time):", "| backupPVC only in the second | 3s | passed |"} {
 		if !strings.Contains(out.String(), want) {

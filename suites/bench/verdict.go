@@ -111,7 +111,11 @@ func WriteVerdict(w io.Writer, runs []VerdictRun) error {
 		parts[i] = v
 	}
 	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-	fmt.Fprintf(w, "## Time to verdict: make e2e on the local lane (%s, %d runs)\n\n| part |", Machine(), len(runs))
+	runsSaid := fmt.Sprintf("%d runs", len(runs))
+	if len(runs) == 1 {
+		runsSaid = "1 run"
+	}
+	fmt.Fprintf(w, "## Time to verdict: make e2e on the local lane (%s, %s)\n\n| part |", Machine(), runsSaid)
 	for i := range runs {
 		fmt.Fprintf(w, " run %d |", i+1)
 	}
