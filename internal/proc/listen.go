@@ -25,6 +25,13 @@ func eachProcess(fn func(pid int, dir string)) {
 	}
 }
 
+// Running reports whether pid is a process that still runs: it exists and is not a zombie nobody
+// has reaped yet (which would still answer signal 0).
+func Running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && stateOf(stat) != "Z"
+}
+
 // statFields are the fields of a /proc/PID/stat after the command name: state, ppid, pgrp, ...
 func statFields(stat []byte) []string {
 	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))

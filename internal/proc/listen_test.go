@@ -3,6 +3,7 @@ package proc
 import (
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"syscall"
 	"testing"
@@ -35,5 +36,19 @@ func TestListening(t *testing.T) {
 	}
 	if !slices.Contains(Group(syscall.Getpgrp()), os.Getpid()) {
 		t.Error("Group does not find this process in its own group")
+	}
+}
+
+// Running: this process runs; a child that exited and was reaped does not.
+func TestRunning(t *testing.T) {
+	if !Running(os.Getpid()) {
+		t.Error("this process is not running")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if Running(cmd.Process.Pid) {
+		t.Errorf("pid %d of an exited, reaped child still runs", cmd.Process.Pid)
 	}
 }

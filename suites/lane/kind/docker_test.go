@@ -1,7 +1,6 @@
 package kind
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backuppvc-conformance/harness/internal/proc"
 	"github.com/backuppvc-conformance/harness/internal/toolchain"
 )
 
@@ -35,14 +35,9 @@ func killEngine(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill dockerd %d: %v", pid, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		// The state follows the command in parentheses: "pid (comm) S ...".
-		if err != nil || strings.HasPrefix(string(stat[strings.LastIndexByte(string(stat), ')')+1:]), " Z") {
-			return
-		}
+	for deadline := time.Now().Add(30 * time.Second); proc.Running(pid); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("dockerd %d still runs 30s after SIGKILL: %s", pid, stat)
+			t.Fatalf("dockerd %d still runs 30s after SIGKILL", pid)
 		}
 	}
 }
