@@ -74,9 +74,9 @@ func (r *Reference) Properties() Properties {
 		DataPath: r.cfg.RealKubelet && r.cfg.BackupPodImage != ""}
 }
 
-// bin is where the reference is built: one path per planted defect, shared by every run, so that a
-// warm start (and a second installation's) finds it up to date.
-func (r *Reference) bin() string {
+// referenceBin is where the reference is built: one path per planted defect, shared by every run,
+// so that a warm start (and a second installation's) finds it up to date.
+func referenceBin() string {
 	name := "backuppvc-reference"
 	if m := os.Getenv(MutantEnv); m != "" {
 		name += "-" + m
@@ -93,17 +93,17 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 			err = errors.Join(fmt.Errorf("sut reference: %w", err), r.Stop(context.Background()))
 		}
 	}()
-	for _, d := range []string{r.cfg.LogDir, filepath.Dir(r.bin()), tmpDir(r.cfg)} {
+	for _, d := range []string{r.cfg.LogDir, tmpDir(r.cfg)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
 	if !r.cfg.Built {
-		if err := r.build(ctx); err != nil {
+		if err := buildReference(ctx, tmpDir(r.cfg)); err != nil {
 			return err
 		}
 	}
-	args := []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", r.cfg.Namespace,
+	args := []string{referenceBin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", r.cfg.Namespace,
 		"--data-mover-prepare-timeout", r.cfg.PrepareTimeout.String(), "--prepare-check-interval", referenceCheckInterval.String()}
 	args = append(args, configMapFlag(r.cfg)...)
 	if r.cfg.BackupPodImage != "" {
@@ -120,16 +120,20 @@ func (r *Reference) Start(ctx context.Context) (err error) {
 	return waitLog(ctx, p, referenceStarted, time.Minute)
 }
 
-// build builds the reference (with the planted defect MutantEnv names) at bin.
-func (r *Reference) build(ctx context.Context) error {
-	args := []string{"build", "-o", r.bin()}
+// buildReference builds the reference (with the planted defect MutantEnv names) at referenceBin,
+// the go command's work folder in gotmp: inside the system's work folder, or one of Build's own,
+// so that a build cut short leaves nothing in /tmp.
+func buildReference(ctx context.Context, gotmp string) error {
+	if err := os.MkdirAll(filepath.Dir(referenceBin()), 0o755); err != nil {
+		return err
+	}
+	args := []string{"build", "-o", referenceBin()}
 	if m := os.Getenv(MutantEnv); m != "" {
 		args = append(args, "-ldflags", "-X "+mutantVariable+"="+m)
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, "./reference/cmd/backuppvc-reference")...)
 	cmd.Dir = toolchain.RepoRoot()
-	// The go command's work folder inside ours: a build cut short leaves nothing in /tmp.
-	cmd.Env = append(os.Environ(), "GOTMPDIR="+tmpDir(r.cfg))
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+gotmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
@@ -152,7 +156,7 @@ func (r *Reference) LogFiles() []string {
 // TryConfigMap runs the reference's start-up against the ConfigMap; it logs "starting" once its
 // controllers are set up with the ConfigMap it loaded.
 func (r *Reference) TryConfigMap(ctx context.Context, ns, name string) (Refusal, error) {
-	return tryStart(ctx, refusalDeadline, `"msg"="starting"`, []string{r.bin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", ns,
+	return tryStart(ctx, refusalDeadline, `"msg"="starting"`, []string{referenceBin(), "run", "--kubeconfig", r.cfg.Kubeconfig, "--namespace", ns,
 		"--node-agent-configmap", name, "--log-format", "text"}, nil)
 }
 

@@ -131,13 +131,40 @@ func TestReferenceStart(t *testing.T) {
 	}
 	cfg.Built = true
 	r := newReference(cfg)
-	if err := os.Remove(r.bin()); err != nil {
+	if err := os.Remove(referenceBin()); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Start(context.Background()); err == nil {
 		t.Fatal("Start with Built and no binary succeeded")
 	}
-	if _, err := os.Stat(r.bin()); err == nil {
+	if _, err := os.Stat(referenceBin()); err == nil {
 		t.Error("Start with Built built the reference")
+	}
+}
+
+// Build builds the reference where Start runs it, its go work folder removed after; Velero builds
+// nothing from this checkout.
+func TestBuild(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("BACKUPPVC_CACHE", dir) // its own build
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	if err := Build(context.Background(), "velero"); err != nil {
+		t.Fatalf("Build velero: %v", err)
+	}
+	if _, err := os.Stat(referenceBin()); err == nil {
+		t.Fatal("Build velero built the reference")
+	}
+	if err := Build(context.Background(), "reference"); err != nil {
+		t.Fatalf("Build reference: %v", err)
+	}
+	if _, err := os.Stat(referenceBin()); err != nil {
+		t.Fatalf("after Build reference: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("Build left %s in TMPDIR", left[0].Name())
 	}
 }
