@@ -106,9 +106,15 @@ func (k *Checker) expectCanceled(ctx context.Context, r *Result) error {
 	if v, ok := du.Labels[ExposeOnGoingLabel]; ok {
 		return fmt.Errorf("DataUpload %s Canceled with the label %s=%s still there", du.Name, ExposeOnGoingLabel, v)
 	}
+	// Canceled, not Failed at the prepare timeout: D3, not D4. It must also come before the timeout
+	// was due at the latest (D4: checked every TimeoutCheckInterval); later, the system's timeout
+	// did not fire. Not before the timeout itself: a system that reconciles its DataUploads one at
+	// a time (Velero) reaches the cancel after the exposes queued before it, which passed a 10 s
+	// timeout under load here (Canceled 10.9 s after acceptance, 6 s after its pod failed).
 	waited := endSeen.Sub(du.Status.AcceptedTimestamp.Time)
-	if waited >= timeout {
-		return fmt.Errorf("DataUpload %s Canceled %v after it was accepted: not before the %v prepare timeout, though its backupPod had failed", du.Name, waited.Round(time.Millisecond), timeout)
+	if latest := timeout + k.Props.TimeoutCheckInterval; waited >= latest {
+		return fmt.Errorf("DataUpload %s Canceled %v after it was accepted: not before its %v prepare timeout, checked every %v, was due (%v), though its backupPod had failed",
+			du.Name, waited.Round(time.Millisecond), timeout, k.Props.TimeoutCheckInterval, latest)
 	}
 	r.Evidence = append(r.Evidence, fmt.Sprintf("backupPod %s Failed before it ran; DataUpload Canceled %v after it was accepted: %q", du.Name, waited.Round(100*time.Millisecond), du.Status.Message))
 	return k.expectBackup(ctx, r, velerov1.BackupPhasePartiallyFailed, 1)
@@ -132,7 +138,10 @@ func (k *Checker) expectDiagnosis(ctx context.Context, r *Result) error {
 	}
 	pvcLine := fmt.Sprintf("%sPVC %s/%s,", diagnosisMarker, k.Shared.VeleroNS, r.DataUpload)
 	var missing []string
-	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 30*time.Second, true, func(context.Context) (bool, error) {
+	// The system logs its diagnosis just after it fails the DataUpload (the reference some 50 ms
+	// later), so the first look, made as the failure is seen, often misses it: looked for again
+	// at every waitStep, not every 2 s, which each prepare-timeout spec waited out.
+	err := wait.PollUntilContextTimeout(ctx, waitStep, 30*time.Second, true, func(context.Context) (bool, error) {
 		var lines strings.Builder
 		for _, f := range k.Logs() {
 			lines.WriteString(grepFile(f, []string{diagnosisMarker}))
