@@ -200,6 +200,12 @@ func Up(ctx context.Context, o Options) (l *Lane, err error) {
 	if err := <-saReady; err != nil {
 		return l, err
 	}
+	// kwok makes the nodes Ready, and the controller-manager lifts their not-ready taint, moments
+	// after they are made: the suites pick a schedulable, Ready node (the loadAffinity spec's), and
+	// found none in 2 of 20 runs once the lane stopped waiting for the API server's bootstrap hooks.
+	if err := waitNodesReady(ctx, c, o.Nodes); err != nil {
+		return l, err
+	}
 	// A component with a bad flag or no socket dies within its first second: the storage
 	// components have had it, the classes and the ServiceAccount made meanwhile.
 	if err := proc.Survive(ctx, spawned.Add(time.Second), l.st.Processes...); err != nil {
@@ -324,6 +330,37 @@ func createNodes(ctx context.Context, c client.Client, n int) error {
 		}
 	}
 	return nil
+}
+
+// waitNodesReady waits until the lane's n nodes are Ready and carry no NoSchedule or NoExecute
+// taint, asking every 100 ms.
+func waitNodesReady(ctx context.Context, c client.Client, n int) error {
+	var notReady []string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		notReady = notReady[:0]
+		for i := range n {
+			node := &corev1.Node{}
+			name := fmt.Sprintf("kwok-node-%d", i)
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, node); err != nil || !schedulable(node) {
+				notReady = append(notReady, name)
+			}
+		}
+		return len(notReady) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("local lane: nodes %v not Ready and schedulable within a minute (is kwok-controller running?)", notReady)
+	}
+	return nil
+}
+
+// schedulable: the node is Ready and repels no pod by a taint.
+func schedulable(n *corev1.Node) bool {
+	ready := slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+		return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+	})
+	return ready && !n.Spec.Unschedulable && !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+	})
 }
 
 // startStorage starts snapshot-controller, then per driver the driver (once it serves its socket),
