@@ -263,21 +263,11 @@ func affinityHostname(ctx context.Context, c client.Client) (string, error) {
 	}
 	slices.SortFunc(nodes.Items, func(a, b corev1.Node) int { return strings.Compare(a.Name, b.Name) })
 	for _, n := range nodes.Items {
-		ready := slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
-			return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
-		})
-		if h := n.Labels[HostnameLabel]; h != "" && ready && !n.Spec.Unschedulable && !tainted(n) {
+		if h := n.Labels[HostnameLabel]; h != "" && lane.Schedulable(&n) {
 			return h, nil
 		}
 	}
 	return "", nil
-}
-
-// tainted: the node repels pods that do not tolerate it (a kind control plane's, say).
-func tainted(n corev1.Node) bool {
-	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
-		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
-	})
 }
 
 // Finish is the run's last check and its end: it looks at what Velero's expose left in the

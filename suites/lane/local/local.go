@@ -317,10 +317,13 @@ func waitDefaultServiceAccount(ctx context.Context, c client.Client) error {
 	return nil
 }
 
+// nodeName is the name of the lane's i-th kwok node.
+func nodeName(i int) string { return fmt.Sprintf("kwok-node-%d", i) }
+
 // createNodes adds fake nodes kwok manages.
 func createNodes(ctx context.Context, c client.Client, n int) error {
 	for i := range n {
-		name := fmt.Sprintf("kwok-node-%d", i)
+		name := nodeName(i)
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
 			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
 			Labels: map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
@@ -340,8 +343,8 @@ func waitNodesReady(ctx context.Context, c client.Client, n int) error {
 		notReady = notReady[:0]
 		for i := range n {
 			node := &corev1.Node{}
-			name := fmt.Sprintf("kwok-node-%d", i)
-			if err := c.Get(ctx, client.ObjectKey{Name: name}, node); err != nil || !schedulable(node) {
+			name := nodeName(i)
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, node); err != nil || !lane.Schedulable(node) {
 				notReady = append(notReady, name)
 			}
 		}
@@ -351,16 +354,6 @@ func waitNodesReady(ctx context.Context, c client.Client, n int) error {
 		return fmt.Errorf("local lane: nodes %v not Ready and schedulable within a minute (is kwok-controller running?)", notReady)
 	}
 	return nil
-}
-
-// schedulable: the node is Ready and repels no pod by a taint.
-func schedulable(n *corev1.Node) bool {
-	ready := slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
-		return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
-	})
-	return ready && !n.Spec.Unschedulable && !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
-		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
-	})
 }
 
 // startStorage starts snapshot-controller, then per driver the driver (once it serves its socket),
