@@ -271,7 +271,12 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 	}
 	cfg.QPS, cfg.Burst = 200, 400
 	l.cfg = cfg
-	return waitReadyz(ctx, cfg, time.Minute)
+	if err := waitReadyz(ctx, cfg, time.Minute); err != nil {
+		// Its log says why (a port taken, etcd unreachable); a test's lane folder goes with it.
+		apiLog := filepath.Join(l.work, "kwok", "clusters", l.opts.Name, "logs", "kube-apiserver.log")
+		return fmt.Errorf("%w; the end of %s:\n%s", err, apiLog, logtail.Tail(apiLog, 15))
+	}
+	return nil
 }
 
 // notAwaited are the API server's readiness checks the lane does not wait for: two post-start
