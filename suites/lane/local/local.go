@@ -250,7 +250,8 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 	if err := kwokctlConfig(conf, bins, audit); err != nil {
 		return fmt.Errorf("local lane: kwokctl config: %w", err)
 	}
-	// kwokctl picks its ports from a fixed range when it starts: two lanes created at the same
+	// kwokctl picks its ports downwards from 32766, each the first that nothing listens on, and
+	// knows only the ports of the clusters in its own work folder: two lanes created at the same
 	// moment would pick the same ones, so creations take turns.
 	unlock, err := lockFile(filepath.Join(filepath.Dir(l.work), ".kwokctl-create.lock"))
 	if err != nil {
@@ -260,11 +261,28 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 	// second, a kubectl each time; the lane asks /readyz itself, more often).
 	err = l.run(ctx, "kwokctl create", bins["kwokctl"], "create", "cluster", "--name", l.opts.Name, "--config", conf,
 		"--kubeconfig", filepath.Join(l.work, "kubeconfig.ignored"), "--timeout", "2m")
-	unlock()
 	if err != nil {
+		unlock()
 		return err
 	}
-	l.kubecfg = filepath.Join(l.work, "kwok", "clusters", l.opts.Name, "kubeconfig.yaml")
+	clusterDir := filepath.Join(l.work, "kwok", "clusters", l.opts.Name)
+	// The turn ends when every port this cluster was given is listened on, not when kwokctl
+	// returns: kwok's controller binds its port 250-350 ms later. A lane created in that moment
+	// took that port for its etcd's peers, and its etcd could not start (twice in the CI's
+	// integration tests: the second lane's API server found nothing on its etcd's port).
+	// Meanwhile this lane goes on to wait for its API server.
+	ports, err := kwokctlPorts(filepath.Join(clusterDir, "kwok.yaml"))
+	if err != nil {
+		unlock()
+		return fmt.Errorf("local lane: %w", err)
+	}
+	go func() {
+		defer unlock()
+		if err := waitListening(ctx, ports, 30*time.Second); err != nil {
+			l.opts.Log.Info("the next lane's kwokctl may pick a port of this one", "lane", l.opts.Name, "why", err.Error())
+		}
+	}()
+	l.kubecfg = filepath.Join(clusterDir, "kubeconfig.yaml")
 	cfg, err := clientcmd.BuildConfigFromFlags("", l.kubecfg)
 	if err != nil {
 		return fmt.Errorf("local lane: kubeconfig %s: %w", l.kubecfg, err)
@@ -272,9 +290,12 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 	cfg.QPS, cfg.Burst = 200, 400
 	l.cfg = cfg
 	if err := waitReadyz(ctx, cfg, time.Minute); err != nil {
-		// Its log says why (a port taken, etcd unreachable); a test's lane folder goes with it.
-		apiLog := filepath.Join(l.work, "kwok", "clusters", l.opts.Name, "logs", "kube-apiserver.log")
-		return fmt.Errorf("%w; the end of %s:\n%s", err, apiLog, logtail.Tail(apiLog, 15))
+		// Their logs say why (a port taken, etcd unreachable); a test's lane folder goes with it.
+		for _, c := range []string{"kube-apiserver", "etcd"} {
+			log := filepath.Join(clusterDir, "logs", c+".log")
+			err = fmt.Errorf("%w; the end of %s:\n%s", err, log, logtail.Tail(log, 10))
+		}
+		return err
 	}
 	return nil
 }

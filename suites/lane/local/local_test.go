@@ -94,6 +94,18 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 	if lanes[0].Kubeconfig() == lanes[1].Kubeconfig() || lanes[0].RESTConfig().Host == lanes[1].RESTConfig().Host {
 		t.Fatal("two lanes share a cluster")
 	}
+	// kwokctl gave the lanes' components different ports: the second lane's creation waited until
+	// the first's components listened on theirs.
+	var ports [2][]int
+	for i, l := range lanes {
+		var err error
+		if ports[i], err = kwokctlPorts(filepath.Join(workDir(l.Name()), "kwok", "clusters", l.Name(), "kwok.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if shared := slices.DeleteFunc(slices.Clone(ports[0]), func(p int) bool { return !slices.Contains(ports[1], p) }); len(shared) > 0 {
+		t.Errorf("lanes %s %v and %s %v share port(s) %v", names[0], ports[0], names[1], ports[1], shared)
+	}
 
 	l := lanes[0]
 	// Everything the lane runs (kwokctl's control plane and kwok, the sidecars, the driver) listens
