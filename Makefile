@@ -156,7 +156,13 @@ e2e-one:
 		--junit-report=junit.xml $(GINKGO_FLAGS) --output-dir=$(SUT_ARTIFACTS) $(BIN)/conformance.test -- \
 		-test.run='^TestConformance$$' --lane=$(LANE) --driver=$(DRIVER) --sut=$(SUT_ONE) --lane-name=$(E2E_LANE_PREFIX)-$(LANE)-$(SUT_ONE) --artifacts=$(SUT_ARTIFACTS) $(if $(KUBECONFIG),--lane-kubeconfig=$(KUBECONFIG)) \
 		--kind-images=$(KIND_IMAGES) $(if $(PREPARE_TIMEOUT),--prepare-timeout=$(PREPARE_TIMEOUT)) $(if $(BACKUP_POD_IMAGE),--backup-pod-image=$(BACKUP_POD_IMAGE)) $(if $(filter 1 yes true,$(INSTALL_CRDS)),--install-crds); \
-	status=$$?; echo "certification report ($(SUT_ONE)): $(SUT_ARTIFACTS)/certification.md; JUnit: $(SUT_ARTIFACTS)/junit.xml"; exit $$status
+	status=$$?; echo "certification report ($(SUT_ONE)): $(SUT_ARTIFACTS)/certification.md; JUnit: $(SUT_ARTIFACTS)/junit.xml"; \
+	if [ $$status -ne 0 ] && [ -f $(SUT_ARTIFACTS)/certification.md ]; then echo "why the run failed ($(SUT_ONE)), from its report:"; $(PRINT_FAILURES) $(SUT_ARTIFACTS)/certification.md; fi; exit $$status
+
+# PRINT_FAILURES prints a failed run's reasons from its report (each failure's first 40 lines) at
+# the end of the output, where a CI's log is read first: Ginkgo's summary names only the places.
+PRINT_FAILURES = awk '/^\#\#\# FAILED/ { p = 1; n = 0; fences = 0; print "" } \
+	p { print; n++; if ($$0 == "```" && ++fences == 2) p = 0; else if (n == 40) { print "... (the rest in the report)"; p = 0 } }'
 
 ## test-kind: the suites on the kind lane with the emulator and the offline node image (no
 ## traffic leaves the machine; the first run builds the images, about 5 minutes) for KIND_SUT
