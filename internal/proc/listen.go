@@ -3,10 +3,12 @@ package proc
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // eachProcess calls fn with the PID and /proc folder of every process that still runs (zombies
@@ -102,6 +104,17 @@ func Listening(pids []int) []string {
 		}
 	}
 	return addrs
+}
+
+// Accepting says whether something accepts TCP connections on addr ("127.0.0.1:8080") now: it
+// connects, where asking whether the port is free would bind it and could take it from the
+// program about to listen on it.
+func Accepting(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 // Loopback says whether a Listening address is on the loopback interface.

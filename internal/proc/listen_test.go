@@ -39,6 +39,22 @@ func TestListening(t *testing.T) {
 	}
 }
 
+// Accepting: a port listened on accepts; once closed, it does not.
+func TestAccepting(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if !Accepting(addr) {
+		t.Errorf("Accepting(%s) false while it is listened on", addr)
+	}
+	l.Close()
+	if Accepting(addr) {
+		t.Errorf("Accepting(%s) true once closed", addr)
+	}
+}
+
 // Running: this process runs; a child that exited and was reaped does not.
 func TestRunning(t *testing.T) {
 	if !Running(os.Getpid()) {

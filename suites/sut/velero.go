@@ -186,11 +186,7 @@ func (v *Velero) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := waitUntil(ctx, 20*time.Second, "versitygw to answer on "+s3Addr, gw, func(context.Context) (bool, error) {
-		c, err := net.DialTimeout("tcp", s3Addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil, nil
+		return proc.Accepting(s3Addr), nil
 	}); err != nil {
 		return err
 	}

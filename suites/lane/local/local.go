@@ -67,6 +67,10 @@ func workDir(name string) string {
 	return filepath.Join(os.TempDir(), "backuppvc-lanes", name)
 }
 
+// clusterDir is kwokctl's folder of the lane's cluster (KWOK_WORKDIR is the lane's kwok folder):
+// its kubeconfig, the kwok.yaml it saved, the control plane's logs.
+func clusterDir(work, name string) string { return filepath.Join(work, "kwok", "clusters", name) }
+
 func (o *Options) defaults() {
 	if o.Name == "" {
 		o.Name = "backuppvc"
@@ -265,13 +269,13 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 		unlock()
 		return err
 	}
-	clusterDir := filepath.Join(l.work, "kwok", "clusters", l.opts.Name)
+	cluster := clusterDir(l.work, l.opts.Name)
 	// The turn ends when every port this cluster was given is listened on, not when kwokctl
 	// returns: kwok's controller binds its port 250-350 ms later. A lane created in that moment
 	// took that port for its etcd's peers, and its etcd could not start (twice in the CI's
 	// integration tests: the second lane's API server found nothing on its etcd's port).
 	// Meanwhile this lane goes on to wait for its API server.
-	ports, err := kwokctlPorts(filepath.Join(clusterDir, "kwok.yaml"))
+	ports, err := kwokctlPorts(filepath.Join(cluster, "kwok.yaml"))
 	if err != nil {
 		unlock()
 		return fmt.Errorf("local lane: %w", err)
@@ -282,7 +286,7 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 			l.opts.Log.Info("the next lane's kwokctl may pick a port of this one", "lane", l.opts.Name, "why", err.Error())
 		}
 	}()
-	l.kubecfg = filepath.Join(clusterDir, "kubeconfig.yaml")
+	l.kubecfg = filepath.Join(cluster, "kubeconfig.yaml")
 	cfg, err := clientcmd.BuildConfigFromFlags("", l.kubecfg)
 	if err != nil {
 		return fmt.Errorf("local lane: kubeconfig %s: %w", l.kubecfg, err)
@@ -292,7 +296,7 @@ func (l *Lane) kwokctlUp(ctx context.Context, bins map[string]string) error {
 	if err := waitReadyz(ctx, cfg, time.Minute); err != nil {
 		// Their logs say why (a port taken, etcd unreachable); a test's lane folder goes with it.
 		for _, c := range []string{"kube-apiserver", "etcd"} {
-			log := filepath.Join(clusterDir, "logs", c+".log")
+			log := filepath.Join(cluster, "logs", c+".log")
 			err = fmt.Errorf("%w; the end of %s:\n%s", err, log, logtail.Tail(log, 10))
 		}
 		return err
@@ -617,13 +621,13 @@ func (l *Lane) Dir() string { return l.work }
 
 // AuditLogPath is the API server's audit log (written only with Options.AuditLog).
 func (l *Lane) AuditLogPath() string {
-	return filepath.Join(l.work, "kwok", "clusters", l.opts.Name, "logs", "audit.log")
+	return filepath.Join(clusterDir(l.work, l.opts.Name), "logs", "audit.log")
 }
 
 // copyKwokLogs keeps the control plane's logs (kwokctl's work folder goes with the lane), but not
 // the audit log: tens of MB after a bench, read while the lane runs.
 func copyKwokLogs(work, name, logDir string) {
-	files, _ := filepath.Glob(filepath.Join(work, "kwok", "clusters", name, "logs", "*.log"))
+	files, _ := filepath.Glob(filepath.Join(clusterDir(work, name), "logs", "*.log"))
 	for _, f := range files {
 		if filepath.Base(f) == "audit.log" {
 			continue

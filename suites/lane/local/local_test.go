@@ -99,7 +99,7 @@ func TestIntegrationLocalLaneProvisionsFromSnapshot(t *testing.T) {
 	var ports [2][]int
 	for i, l := range lanes {
 		var err error
-		if ports[i], err = kwokctlPorts(filepath.Join(workDir(l.Name()), "kwok", "clusters", l.Name(), "kwok.yaml")); err != nil {
+		if ports[i], err = kwokctlPorts(filepath.Join(clusterDir(workDir(l.Name()), l.Name()), "kwok.yaml")); err != nil {
 			t.Fatal(err)
 		}
 	}

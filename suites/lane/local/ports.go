@@ -1,9 +1,11 @@
 package local
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -11,7 +13,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/backuppvc-conformance/harness/internal/proc"
 )
 
 // kwokctlPorts reads the TCP ports kwokctl chose for a cluster from the configuration it saved,
@@ -22,7 +27,15 @@ func kwokctlPorts(path string) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kwokctl ports: %w", err)
 	}
-	for _, doc := range bytes.Split(data, []byte("\n---")) {
+	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := docs.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kwokctl ports: %s: %w", path, err)
+		}
 		var conf struct {
 			Kind    string `json:"kind"`
 			Options struct {
@@ -52,21 +65,12 @@ func kwokctlPorts(path string) ([]int, error) {
 }
 
 // waitListening waits until something accepts connections on each of ports on 127.0.0.1, trying
-// every 50 ms; on timeout it names the ports that never did. It connects rather than binds: a
-// bind to see whether a port is free could take it from the component about to listen on it.
+// every 50 ms; on timeout it names the ports that never did.
 func waitListening(ctx context.Context, ports []int, timeout time.Duration) error {
 	waiting := slices.Clone(ports)
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		waiting = slices.DeleteFunc(waiting, func(p int) bool {
-			var d net.Dialer
-			dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			defer cancel()
-			c, err := d.DialContext(dctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				return false
-			}
-			c.Close()
-			return true
+			return proc.Accepting(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		})
 		return len(waiting) == 0, nil
 	})

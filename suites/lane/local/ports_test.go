@@ -90,7 +90,7 @@ func TestWaitListening(t *testing.T) {
 		t.Errorf("a bound port: %v", err)
 	}
 
-	// A port bound a moment after the wait begins, as the scheduler's is after kwokctl returns.
+	// A port bound a moment after the wait begins, as kwok's controller's is after kwokctl returns.
 	late := listen(t)
 	port := portOf(late)
 	late.Close()
